@@ -1,0 +1,305 @@
+"""The single door: every inbound contact, from any channel, is recorded here.
+
+`record_contact` keeps the raw payload first (its own transaction, before anything
+can fail), then resolves, classifies and stores the Activity and, for written
+contacts, opens a Ticket. It is idempotent on (channel, external id): a refetched
+email or a retried webhook yields the same activity, also when two tasks race.
+A contact whose processing fails is kept as an activity in state `failed`.
+"""
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from interactions.db import retrying
+from interactions.models import (
+    WRITTEN_CHANNELS,
+    Activity,
+    ActivityState,
+    Blob,
+    Channel,
+    Direction,
+    Document,
+    Ticket,
+    TicketKind,
+)
+from interactions.resolution import Resolution
+from interactions.store import Store
+from interactions.tickets import allocate_ticket_number
+from interactions.types import utcnow
+
+log = structlog.get_logger(__name__)
+
+MAX_REASON = 2000
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class InboundContact:
+    """A contact as a channel adapter saw it, before Stik knows who or what it is."""
+
+    channel: Channel
+    external_id: str
+    occurred_at: datetime
+    direction: Direction = Direction.INBOUND
+    sender_address: str | None = None
+    sender_name: str | None = None
+    recipient: str | None = None
+    subject: str | None = None
+    text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    raw: bytes | None = None
+    legal_entity: str | None = None
+    ticket_kind: TicketKind | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def raw_bytes(self) -> bytes:
+        """Return the payload to keep: the raw bytes, or the contact itself as JSON."""
+        if self.raw is not None:
+            return self.raw
+        fields = asdict(self)
+        fields["attachments"] = [
+            {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
+            for a in self.attachments
+        ]
+        return json.dumps(fields, default=str, sort_keys=True).encode()
+
+
+@dataclass(frozen=True)
+class RecordedContact:
+    activity_id: int
+    state: ActivityState
+    created: bool
+    ticket_number: str | None = None
+    failure_reason: str | None = None
+
+
+def insert_ignoring_conflicts(session: AsyncSession, model: Any) -> Any:
+    """An INSERT of `model` that skips rows whose unique key exists, on either database."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing()
+
+
+async def keep_blob(session: AsyncSession, data: bytes) -> str:
+    """Store `data` once by its SHA-256 and return the hash."""
+    digest = hashlib.sha256(data).hexdigest()
+    stmt = insert_ignoring_conflicts(session, Blob).values(
+        sha256=digest, size=len(data), data=data, created_at=utcnow()
+    )
+    await session.execute(stmt)
+    return digest
+
+
+async def record_contact(store: Store, contact: InboundContact) -> RecordedContact:
+    """Record `contact` once; return its activity, whether it was new, and its ticket."""
+    raw = contact.raw_bytes()
+
+    async def keep_raw() -> str:
+        async with store.sessions() as session, session.begin():
+            return await keep_blob(session, raw)
+
+    raw_sha256 = await retrying(keep_raw)
+
+    existing = await _find(store, contact)
+    if existing is not None:
+        return existing
+
+    try:
+        return await retrying(lambda: _process(store, contact, raw_sha256))
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:MAX_REASON]
+        log.exception("contact_failed", channel=contact.channel, reason=type(exc).__name__)
+        return await retrying(lambda: _park(store, contact, raw_sha256, reason))
+
+
+async def _find(store: Store, contact: InboundContact) -> RecordedContact | None:
+    async with store.sessions() as session:
+        row = (
+            await session.execute(
+                select(Activity.id, Activity.state, Activity.failure_reason, Ticket.number)
+                .outerjoin(Ticket, Ticket.id == Activity.ticket_id)
+                .where(
+                    Activity.channel == contact.channel,
+                    Activity.external_id == contact.external_id,
+                )
+            )
+        ).first()
+    if row is None:
+        return None
+    return RecordedContact(
+        activity_id=row.id,
+        state=ActivityState(row.state),
+        created=False,
+        ticket_number=row.number,
+        failure_reason=row.failure_reason,
+    )
+
+
+async def _process(store: Store, contact: InboundContact, raw_sha256: str) -> RecordedContact:
+    classification = store.classifier(contact) if store.classifier else {}
+    async with store.sessions() as session, session.begin():
+        resolution = await _resolve(store, session, contact)
+        values = _activity_values(store, contact, raw_sha256)
+        values.update(_resolution_values(resolution))
+        values["category"] = classification.get("category")
+        values["language"] = classification.get("language")
+        values["state"] = ActivityState.PROCESSED
+        if classification:
+            values["meta"] = {**values["meta"], "triage": classification}
+
+        activity_id = await _insert_activity(session, values)
+        if activity_id is None:
+            await session.rollback()
+            found = await _find(store, contact)
+            assert found is not None, "activity vanished after a conflict"
+            return found
+
+        ticket = None
+        if contact.direction is Direction.INBOUND and contact.channel in WRITTEN_CHANNELS:
+            ticket = await _open_ticket(session, contact, values, classification)
+            activity = await session.get_one(Activity, activity_id)
+            activity.ticket_id = ticket.id
+        await _keep_attachments(session, contact, activity_id)
+
+    result = RecordedContact(
+        activity_id=activity_id,
+        state=ActivityState.PROCESSED,
+        created=True,
+        ticket_number=ticket.number if ticket else None,
+    )
+    log.info(
+        "contact_recorded",
+        channel=contact.channel,
+        activity_id=activity_id,
+        ticket=result.ticket_number,
+        match=values["match_outcome"],
+    )
+    await store.bus.publish("activity.recorded", {"activity_id": activity_id})
+    if ticket is not None:
+        await store.bus.publish("ticket.opened", {"ticket_id": ticket.id, "number": ticket.number})
+    return result
+
+
+async def _park(
+    store: Store, contact: InboundContact, raw_sha256: str, reason: str
+) -> RecordedContact:
+    async with store.sessions() as session, session.begin():
+        values = _activity_values(store, contact, raw_sha256)
+        values.update(state=ActivityState.FAILED, failure_reason=reason)
+        activity_id = await _insert_activity(session, values)
+    if activity_id is None:
+        found = await _find(store, contact)
+        assert found is not None
+        return found
+    await store.bus.publish("activity.failed", {"activity_id": activity_id})
+    return RecordedContact(activity_id, ActivityState.FAILED, True, failure_reason=reason)
+
+
+def _activity_values(store: Store, contact: InboundContact, raw_sha256: str) -> dict[str, Any]:
+    return {
+        "channel": contact.channel,
+        "direction": contact.direction,
+        "external_id": contact.external_id,
+        "occurred_at": contact.occurred_at,
+        "received_at": utcnow(),
+        "legal_entity": contact.legal_entity or store.default_legal_entity,
+        "sender_address": _clip(contact.sender_address, 400),
+        "sender_name": _clip(contact.sender_name, 300),
+        "recipient": _clip(contact.recipient, 400),
+        "subject": _clip(contact.subject, 1000),
+        "text": contact.text,
+        "raw_sha256": raw_sha256,
+        "match_reasons": [],
+        "match_candidates": [],
+        "meta": dict(contact.meta),
+    }
+
+
+def _resolution_values(resolution: Resolution) -> dict[str, Any]:
+    best = resolution.best
+    top = resolution.candidates[0] if resolution.candidates else None
+    return {
+        "match_outcome": resolution.outcome.value,
+        "partner_id": best.partner_id if best else None,
+        "metering_point_id": best.metering_point_id if best else None,
+        "match_score": top.score if top else None,
+        "match_reasons": list(top.reasons) if top else [],
+        "match_candidates": [c.as_json() for c in resolution.candidates],
+    }
+
+
+async def _resolve(store: Store, session: AsyncSession, contact: InboundContact) -> Resolution:
+    if store.resolver is not None:
+        return await store.resolver(session, contact)
+    from interactions.exact import resolve_exact
+
+    return await resolve_exact(session, contact)
+
+
+async def _insert_activity(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    stmt = insert_ignoring_conflicts(session, Activity).values(**values).returning(Activity.id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _open_ticket(
+    session: AsyncSession,
+    contact: InboundContact,
+    values: dict[str, Any],
+    classification: dict[str, Any],
+) -> Ticket:
+    year = contact.occurred_at.year
+    ticket = Ticket(
+        number=await allocate_ticket_number(session, year),
+        legal_entity=values["legal_entity"],
+        kind=contact.ticket_kind or classification.get("ticket_kind") or TicketKind.QUESTION,
+        category=classification.get("category"),
+        priority=classification.get("priority", 3),
+        subject=values["subject"],
+        partner_id=values["partner_id"],
+        metering_point_id=values["metering_point_id"],
+        created_at=contact.occurred_at,
+    )
+    session.add(ticket)
+    await session.flush()
+    return ticket
+
+
+async def _keep_attachments(
+    session: AsyncSession, contact: InboundContact, activity_id: int
+) -> None:
+    for attachment in contact.attachments:
+        digest = await keep_blob(session, attachment.data)
+        session.add(
+            Document(
+                sha256=digest,
+                filename=_clip(attachment.filename, 400),
+                content_type=attachment.content_type[:200],
+                size=len(attachment.data),
+                activity_id=activity_id,
+            )
+        )
+
+
+def _clip(value: str | None, length: int) -> str | None:
+    return value[:length] if value is not None else None
+
+
+__all__ = [
+    "Attachment",
+    "InboundContact",
+    "RecordedContact",
+    "record_contact",
+]

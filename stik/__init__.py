@@ -1,0 +1,1 @@
+"""Stik: the composition root — configuration, the aiohttp application, the command line."""

@@ -1,0 +1,98 @@
+"""Shared fixtures: every store test runs on SQLite and on a real PostgreSQL.
+
+PostgreSQL is reached at $STIK_TEST_POSTGRES_URL (default: the local server's `test`
+database); the tests create and use their own database `stik_test` beside it. Where
+PostgreSQL cannot be reached the PostgreSQL half skips with the reason, except under
+STIK_REQUIRE_ALL=1 (as in CI), where such a skip is a failure.
+"""
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from interactions import schema
+from interactions.models import Base
+from interactions.store import Store
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "STIK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+TEST_DATABASE = "stik_test"
+
+
+def require_all() -> bool:
+    return os.environ.get("STIK_REQUIRE_ALL") == "1"
+
+
+def missing(reason: str) -> None:
+    """Skip for a missing component, or fail when every component is required."""
+    if require_all():
+        pytest.fail(f"STIK_REQUIRE_ALL=1 but {reason}")
+    pytest.skip(reason)
+
+
+def corpus_path(*parts: str) -> Path:
+    path = CORPUS.joinpath(*parts)
+    if not path.exists():
+        missing(f"the shared corpus is absent ({path} not found)")
+    return path
+
+
+async def _ensure_postgres_database() -> str:
+    admin = make_url(POSTGRES_ADMIN_URL)
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", TEST_DATABASE)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+    finally:
+        await conn.close()
+    return admin.set(database=TEST_DATABASE).render_as_string(hide_password=False)
+
+
+_postgres: dict[str, str] = {}
+
+
+async def postgres_url() -> str:
+    """Return the URL of the migrated PostgreSQL test database, preparing it once."""
+    if "url" not in _postgres:
+        try:
+            url = await _ensure_postgres_database()
+        except (OSError, asyncpg.PostgresError) as exc:
+            missing(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+        store = Store.open(url)
+        await schema.downgrade(store.engine, "base")
+        await schema.upgrade(store.engine)
+        await store.close()
+        _postgres["url"] = url
+    return _postgres["url"]
+
+
+async def _empty(store: Store) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "legal_entity"]
+    async with store.engine.begin() as conn:
+        if store.dialect == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A migrated, empty store on each database."""
+    if request.param == "sqlite":
+        store = Store.open(f"sqlite:///{tmp_path / 'stik.db'}")
+        await schema.upgrade(store.engine)
+    else:
+        store = Store.open(await postgres_url())
+        await _empty(store)
+    yield store
+    await store.close()
