@@ -114,7 +114,9 @@ async def test_call_from_shared_landline_is_ambiguous(store: Store) -> None:
     async with store.sessions() as session, session.begin():
         for first in ("Janez", "Marija"):
             partner = Partner(first_name=first, last_name="Kovač")
-            partner.contact_points.append(ContactPoint(kind=ContactKind.PHONE, value="+38612345678"))
+            partner.contact_points.append(
+                ContactPoint(kind=ContactKind.PHONE, value="+38612345678")
+            )
             session.add(partner)
 
     call = InboundContact(
