@@ -7,6 +7,7 @@ STIK_REQUIRE_ALL=1 (as in CI), where such a skip is a failure.
 """
 
 import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +24,10 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 POSTGRES_ADMIN_URL = os.environ.get(
     "STIK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-TEST_DATABASE = "stik_test"
+TEST_DATABASE = os.environ.get("STIK_TEST_DATABASE", "stik_test")
+
+#: Tables whose rows the migrations seed; emptying between tests keeps them.
+SEEDED_TABLES = frozenset({"legal_entity"})
 
 
 def require_all() -> bool:
@@ -57,12 +61,12 @@ async def _ensure_postgres_database() -> str:
     return admin.set(database=TEST_DATABASE).render_as_string(hide_password=False)
 
 
-_postgres: dict[str, str] = {}
+_prepared: dict[str, str] = {}
 
 
 async def postgres_url() -> str:
     """Return the URL of the migrated PostgreSQL test database, preparing it once."""
-    if "url" not in _postgres:
+    if "url" not in _prepared:
         try:
             url = await _ensure_postgres_database()
         except (OSError, asyncpg.PostgresError) as exc:
@@ -71,12 +75,23 @@ async def postgres_url() -> str:
         await schema.downgrade(store.engine, "base")
         await schema.upgrade(store.engine)
         await store.close()
-        _postgres["url"] = url
-    return _postgres["url"]
+        _prepared["url"] = url
+    return _prepared["url"]
+
+
+async def sqlite_template(factory: pytest.TempPathFactory) -> Path:
+    """Return a migrated SQLite file to copy, made once per test session."""
+    if "sqlite" not in _prepared:
+        path = factory.mktemp("template") / "stik.db"
+        store = Store.open(f"sqlite:///{path}")
+        await schema.upgrade(store.engine)
+        await store.close()
+        _prepared["sqlite"] = str(path)
+    return Path(_prepared["sqlite"])
 
 
 async def _empty(store: Store) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "legal_entity"]
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in SEEDED_TABLES]
     async with store.engine.begin() as conn:
         if store.dialect == "postgresql":
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
@@ -86,11 +101,14 @@ async def _empty(store: Store) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Store]:
     """A migrated, empty store on each database."""
     if request.param == "sqlite":
-        store = Store.open(f"sqlite:///{tmp_path / 'stik.db'}")
-        await schema.upgrade(store.engine)
+        path = tmp_path / "stik.db"
+        shutil.copyfile(await sqlite_template(tmp_path_factory), path)
+        store = Store.open(f"sqlite:///{path}")
     else:
         store = Store.open(await postgres_url())
         await _empty(store)
