@@ -4,7 +4,9 @@ The fuzzy matcher replaces this as the store's resolver; this one is what Stik d
 with no matcher configured, and the fast path the matcher itself starts from.
 """
 
-from sqlalchemy import select
+from datetime import date
+
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interactions.contacts import InboundContact
@@ -62,7 +64,7 @@ async def sole_metering_points(session: AsyncSession, partner_ids: list[int]) ->
             .where(
                 PartnerRole.partner_id.in_(partner_ids),
                 PartnerRole.metering_point_id.is_not(None),
-                PartnerRole.valid_to.is_(None),
+                or_(PartnerRole.valid_to.is_(None), PartnerRole.valid_to >= date.today()),
             )
             .distinct()
         )

@@ -93,11 +93,8 @@ async def sqlite_template(factory: pytest.TempPathFactory) -> Path:
 async def _empty(store: Store) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in SEEDED_TABLES]
     async with store.engine.begin() as conn:
-        if store.dialect == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await conn.execute(text(f"DELETE FROM {table}"))
+        for table in tables:  # DELETE beats TRUNCATE on the few rows a test leaves
+            await conn.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,0 +1,3 @@
+from stik.cli import main
+
+main()
