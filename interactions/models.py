@@ -25,8 +25,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
+from interactions import identifiers
 from interactions.types import BigId, Json, UtcDateTime, utcnow
 
 NAMING = {
@@ -175,6 +176,14 @@ class Partner(Base):
         ),
     )
 
+    @validates("tax_number")
+    def _check_tax_number(self, _key: str, value: str | None) -> str | None:
+        return identifiers.normalize_tax_number(value) if value else None
+
+    @validates("registration_number")
+    def _check_registration_number(self, _key: str, value: str | None) -> str | None:
+        return identifiers.normalize_registration_number(value) if value else None
+
     @property
     def display_name(self) -> str:
         if self.organisation_name:
@@ -207,10 +216,23 @@ class ContactPoint(Base):
 
     partner: Mapped[Partner] = relationship(back_populates="contact_points")
 
+    def __init__(self, *, kind: str, value: str, **fields: Any) -> None:
+        fields.setdefault("display", value)
+        super().__init__(kind=kind, value=normalize_contact_value(kind, value), **fields)
+
     __table_args__ = (
         UniqueConstraint("partner_id", "kind", "value"),
         Index("ix_contact_point_kind_value", "kind", "value"),
     )
+
+
+def normalize_contact_value(kind: str, value: str) -> str:
+    """Return the form a contact point of `kind` is stored and matched under."""
+    if kind in (ContactKind.PHONE, ContactKind.FAX):
+        return identifiers.normalize_phone(value)
+    if kind == ContactKind.EMAIL:
+        return identifiers.normalize_email(value)
+    return " ".join(value.split())
 
 
 contract_metering_point = Table(
@@ -239,6 +261,14 @@ class MeteringPoint(Base):
     connection_power_kw: Mapped[Decimal | None] = mapped_column(Numeric(9, 2))
     tariff_model: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default="active")
+
+    @validates("eimm")
+    def _check_eimm(self, _key: str, value: str) -> str:
+        return identifiers.normalize_metering_point(value)
+
+    @validates("gsrn")
+    def _check_gsrn(self, _key: str, value: str | None) -> str | None:
+        return identifiers.normalize_gsrn(value) if value else None
 
     devices: Mapped[list["MeterDevice"]] = relationship(back_populates="metering_point")
     roles: Mapped[list["PartnerRole"]] = relationship(back_populates="metering_point")

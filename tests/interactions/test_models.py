@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from interactions.identifiers import InvalidIdentifier
 from interactions.models import (
     ContactKind,
     ContactPoint,
@@ -140,3 +141,29 @@ async def test_naive_times_are_refused(store: Store) -> None:
             session.add(
                 Ticket(number="2026-999998", legal_entity="dso", created_at=datetime(2026, 1, 1))
             )
+
+
+async def test_phone_written_two_ways_is_one_contact_point(store: Store) -> None:
+    with pytest.raises(IntegrityError):
+        async with store.sessions() as session, session.begin():
+            partner = Partner(first_name="Ana", last_name="Kos")
+            partner.contact_points += [
+                ContactPoint(kind=ContactKind.PHONE, value="+386 41 123 456"),
+                ContactPoint(kind=ContactKind.PHONE, value="041123456"),
+            ]
+            session.add(partner)
+
+
+def test_identifiers_are_validated_and_normalised_on_assignment() -> None:
+    partner = Partner(first_name="Ana", last_name="Kos", tax_number="SI 15012557")
+    assert partner.tax_number == "15012557"
+    assert MeteringPoint(eimm="3345341").eimm == "3-345341"
+    email = ContactPoint(kind=ContactKind.EMAIL, value="Ana Kos <Ana.Kos@Example.SI>")
+    assert (email.value, email.display) == ("ana.kos@example.si", "Ana Kos <Ana.Kos@Example.SI>")
+
+    with pytest.raises(InvalidIdentifier, match="tax number"):
+        Partner(first_name="Ana", last_name="Kos", tax_number="15012556")
+    with pytest.raises(InvalidIdentifier, match="phone"):
+        ContactPoint(kind=ContactKind.PHONE, value="12")
+    with pytest.raises(InvalidIdentifier, match="GSRN"):
+        MeteringPoint(eimm="3-345341", gsrn="383000000123456789")
