@@ -36,6 +36,11 @@ def sync_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
+def plain_dsn(url: str) -> str:
+    """Return a libpq-style DSN for `url`, for connections made without SQLAlchemy."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an engine; on SQLite, with WAL, foreign keys and write-locking transactions.
 

@@ -1,10 +1,16 @@
 """The aiohttp application factory: wires the store, the packages' routes and probes."""
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 import structlog
 from aiohttp import web
 from sqlalchemy import text
 
 from interactions import schema
+from interactions.db import plain_dsn
+from interactions.events import PostgresRelay
 from interactions.store import Store
 from stik.config import Settings
 
@@ -51,4 +57,21 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
 
     if store is None:
         app.on_cleanup.append(close_store)
+    app.cleanup_ctx.append(event_relay)
     return app
+
+
+async def event_relay(app: web.Application) -> AsyncIterator[None]:
+    """On PostgreSQL, share the event bus with the other nodes while the app runs."""
+    store = app[STORE]
+    if store.dialect != "postgresql":
+        yield
+        return
+    url = store.engine.url.render_as_string(hide_password=False)
+    relay = PostgresRelay(store.bus, plain_dsn(url))
+    keeper = asyncio.create_task(relay.keep_connected())
+    yield
+    keeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await keeper
+    await relay.close()
