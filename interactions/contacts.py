@@ -66,6 +66,15 @@ class InboundContact:
     ticket_kind: TicketKind | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Adapters may hand plain strings; the door speaks in enums and aware times.
+        object.__setattr__(self, "channel", Channel(self.channel))
+        object.__setattr__(self, "direction", Direction(self.direction))
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must carry a timezone")
+        if not self.external_id:
+            raise ValueError("external_id must not be empty")
+
     def raw_bytes(self) -> bytes:
         """Return the payload to keep: the raw bytes, or the contact itself as JSON."""
         if self.raw is not None:

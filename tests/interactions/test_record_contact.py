@@ -3,6 +3,7 @@
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from interactions import Attachment, InboundContact, record_contact
@@ -162,3 +163,14 @@ async def test_attachments_are_kept_as_documents(store: Store) -> None:
     assert [(d.filename, d.size, d.activity_id) for d in docs] == [
         ("stevec.jpg", 6, recorded.activity_id)
     ]
+
+
+def test_contact_speaks_in_enums_and_refuses_naive_times() -> None:
+    contact = InboundContact(channel="fax", external_id="f1", occurred_at=WHEN)  # type: ignore[arg-type]
+    assert contact.channel is Channel.FAX
+    with pytest.raises(ValueError, match="timezone"):
+        InboundContact(channel=Channel.FAX, external_id="f1", occurred_at=datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="external_id"):
+        InboundContact(channel=Channel.FAX, external_id="", occurred_at=WHEN)
+    with pytest.raises(ValueError):
+        InboundContact(channel="pigeon", external_id="p1", occurred_at=WHEN)  # type: ignore[arg-type]
