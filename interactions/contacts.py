@@ -40,6 +40,31 @@ log = structlog.get_logger(__name__)
 MAX_REASON = 2000
 
 
+MAX_EXTERNAL_ID = 400
+
+
+def storable(value: Any) -> Any:
+    """Return `value` with every string made storable: NUL and lone surrogates replaced."""
+    if isinstance(value, str):
+        if value.isascii() and "\x00" not in value:
+            return value
+        return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
+def storable_key(value: str) -> str:
+    """Return an external id that fits its column, keeping long ones distinct by hash."""
+    value = storable(value)
+    if len(value) <= MAX_EXTERNAL_ID:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    return f"{value[: MAX_EXTERNAL_ID - 65]}#{digest}"
+
+
 @dataclass(frozen=True)
 class Attachment:
     filename: str | None
@@ -67,13 +92,18 @@ class InboundContact:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Adapters may hand plain strings; the door speaks in enums and aware times.
+        # Adapters may hand plain strings; the door speaks in enums and aware times,
+        # and in text both databases can store (no NUL, no lone surrogates).
         object.__setattr__(self, "channel", Channel(self.channel))
         object.__setattr__(self, "direction", Direction(self.direction))
         if self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at must carry a timezone")
         if not self.external_id:
             raise ValueError("external_id must not be empty")
+        for name in ("sender_address", "sender_name", "recipient", "subject", "text"):
+            object.__setattr__(self, name, storable(getattr(self, name)))
+        object.__setattr__(self, "external_id", storable_key(self.external_id))
+        object.__setattr__(self, "meta", storable(self.meta))
 
     def raw_bytes(self) -> bytes:
         """Return the payload to keep: the raw bytes, or the contact itself as JSON."""
