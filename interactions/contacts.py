@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interactions.db import retrying
@@ -143,7 +144,11 @@ async def keep_blob(session: AsyncSession, data: bytes) -> str:
 
 
 async def record_contact(store: Store, contact: InboundContact) -> RecordedContact:
-    """Record `contact` once; return its activity, whether it was new, and its ticket."""
+    """Record `contact` once; return its activity, whether it was new, and its ticket.
+
+    Raises only when the database cannot be reached (OperationalError, InterfaceError,
+    OSError): nothing was recorded then, and the channel must retry or answer 503.
+    """
     raw = contact.raw_bytes()
 
     async def keep_raw() -> str:
@@ -158,6 +163,8 @@ async def record_contact(store: Store, contact: InboundContact) -> RecordedConta
 
     try:
         return await retrying(lambda: _process(store, contact, raw_sha256))
+    except (OperationalError, InterfaceError, OSError):
+        raise  # the database is away: the caller retries later (503, poller backoff)
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"[:MAX_REASON]
         log.exception("contact_failed", channel=contact.channel, reason=type(exc).__name__)

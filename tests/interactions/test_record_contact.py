@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from interactions import Attachment, InboundContact, record_contact
 from interactions.models import (
@@ -174,3 +175,12 @@ def test_contact_speaks_in_enums_and_refuses_naive_times() -> None:
         InboundContact(channel=Channel.FAX, external_id="", occurred_at=WHEN)
     with pytest.raises(ValueError):
         InboundContact(channel="pigeon", external_id="p1", occurred_at=WHEN)  # type: ignore[arg-type]
+
+
+async def test_database_outage_raises_for_the_channel_to_retry() -> None:
+    store = Store.open("postgresql://nobody@127.0.0.1:1/none")
+    try:
+        with pytest.raises((OSError, OperationalError, InterfaceError)):
+            await record_contact(store, email())
+    finally:
+        await store.close()
