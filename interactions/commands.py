@@ -7,11 +7,13 @@ the context object it sets up (anything with a `store()` method returning a Stor
 import asyncio
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
+from interactions.demo import has_partners, load_demo_data
 from interactions.importer import METERING_POINTS, PARTNERS, Entity, Rejection, import_file
 from interactions.store import Store
 
@@ -76,3 +78,27 @@ def partners(file: Path, as_json: bool, progress: bool) -> None:
 def metering_points(file: Path, as_json: bool, progress: bool) -> None:
     """Upsert metering points by EIMM, with meters, roles and contracts."""
     run_import(METERING_POINTS, file, as_json, progress)
+
+
+@click.command(name="demo-data")
+@click.option("--partners", type=click.IntRange(1), default=2000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="same seed, same book")
+@click.option("--if-empty", is_flag=True, help="do nothing when partners exist")
+@_progress_option
+def demo_data(partners: int, seed: int, if_empty: bool, progress: bool) -> None:
+    """Load a realistic Slovenian book of business, staff, queues and SLA policies."""
+
+    async def run() -> str:
+        store = open_store()
+        try:
+            if if_empty and await has_partners(store):
+                return "partners exist; demo data not loaded"
+            with tempfile.TemporaryDirectory(prefix="stik-demo-") as folder:
+                reports = await load_demo_data(
+                    store, Path(folder), partners, seed, progress=progress
+                )
+            return "\n".join(report.summary() for report in reports)
+        finally:
+            await store.close()
+
+    click.echo(asyncio.run(run()))
