@@ -356,6 +356,16 @@ def phone(value: str) -> str:
     return value
 
 
+_PLAIN_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+
+
+def email_address(value: str) -> str:
+    """Return the normalised address; a plain `local@domain` skips the full parser."""
+    if _PLAIN_EMAIL.fullmatch(value):
+        return value.lower()
+    return normalize_email(value)
+
+
 def tax_number(value: str) -> str:
     compact = value.replace(" ", "").upper().removeprefix("SI")
     if not (len(compact) == 8 and compact.isdigit() and compact[0] != "0"):
@@ -436,7 +446,7 @@ def validate_partner(row: dict[str, str]) -> tuple[Any, ...]:
     phone2 = phone(phone2_display) if phone2_display else None
     if phone2 == phone1:
         phone2 = phone2_display = None
-    email = normalize_email(email_display) if email_display else None
+    email = email_address(email_display) if email_display else None
     address = postal_address(row)
     contact_for = clean(row, "contact_for", 40)
     return (
@@ -799,7 +809,14 @@ class Writer:
         query = text(statement)
         if "now" in params:
             query = query.bindparams(bindparam("now", type_=UtcDateTime))
-        return await self.conn.execute(query, params)
+        started = time.perf_counter()
+        result = await self.conn.execute(query, params)
+        log.debug(
+            "import.statement",
+            statement=statement[:60],
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        return result
 
     async def refuse(self, statement: str, reason: Callable[[Any], str]) -> None:
         """Refuse the staged rows `statement` selects (line first) and unstage them."""
