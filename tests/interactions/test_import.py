@@ -28,7 +28,8 @@ PARTNER_LINES = [
     # line 5: malformed (unterminated quote)
     'P4;"broken;\n',
     # line 6: good, shares the landline of P1
-    "P5;person;Marko;Kovačič;;12345679;;;;+38641999888;012345678;;Slovenska cesta;1;1000;Ljubljana\n",
+    "P5;person;Marko;Kovačič;;12345679;;;;+38641999888;012345678;;Slovenska cesta;1;1000;"
+    "Ljubljana\n",
     # line 7: duplicate of line 2
     "P1;person;Ana;Novak;;;;;;;;;;;;\n",
 ]
