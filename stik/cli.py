@@ -125,3 +125,7 @@ def stats(ctx: Context, as_json: bool) -> None:
 
 
 # Commands defined by the packages (one line each; keep alphabetical).
+from interactions.commands import demo_data, import_group  # noqa: E402
+
+main.add_command(demo_data)
+main.add_command(import_group)
