@@ -8,6 +8,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy import text
 
+import channels.post
 import channels.web
 from interactions import schema
 from interactions.db import plain_dsn
@@ -53,6 +54,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     channels.web.setup(app)
+    channels.post.setup(app)
 
     async def close_store(app: web.Application) -> None:
         await app[STORE].close()
