@@ -1,6 +1,7 @@
 """`stik post import FILE...`: load scanned letters from the command line."""
 
 import asyncio
+import sys
 from pathlib import Path
 
 import click
@@ -25,9 +26,7 @@ def import_files(ctx: object, files: tuple[str, ...]) -> None:
     async def run() -> int:
         failures = 0
         try:
-            bar = tqdm(
-                files, unit="scan", disable=len(files) < 2, file=click.get_text_stream("stderr")
-            )
+            bar = tqdm(files, unit="scan", disable=len(files) < 2, file=sys.stderr)
             for name in bar:
                 path = Path(name)
                 try:
