@@ -8,6 +8,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy import text
 
+import channels.fax
 import channels.post
 import channels.web
 from interactions import schema
@@ -55,6 +56,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app.router.add_get("/readyz", readyz)
     channels.web.setup(app)
     channels.post.setup(app)
+    channels.fax.setup(app)
 
     async def close_store(app: web.Application) -> None:
         await app[STORE].close()

@@ -120,10 +120,21 @@ async def import_scan(
     external_id: str | None = None,
     sender_number: str | None = None,
     meta: dict[str, object] | None = None,
+    require_scan: bool = True,
 ) -> ScanResult:
-    """Read and record one scan; raise `NotAScan` for a file that is no scan at all."""
-    content_type = scan_content_type(data)
-    reading = await read_in_thread(data)
+    """Read and record one scan; raise `NotAScan` for a file that is no scan at all.
+
+    With `require_scan` false, such a file is recorded all the same, unread, for a person.
+    """
+    try:
+        content_type = scan_content_type(data)
+    except NotAScan as exc:
+        if require_scan:
+            raise
+        content_type = exc.content_type or "application/octet-stream"
+        reading = ScanText("", "none", 0.0, 0, problem="no fax or letter document found")
+    else:
+        reading = await read_in_thread(data)
     contact = scan_contact(
         data,
         filename,

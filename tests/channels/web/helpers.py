@@ -20,8 +20,10 @@ TICKET = re.compile(r'id="ticket-number">(\d{4}-\d{6})<')
 
 
 @asynccontextmanager
-async def running_app(store: Store, data_dir: Path, **web: Any) -> AsyncIterator[TestClient]:
-    settings = Settings(data_dir=data_dir, extra={"web": web} if web else {})
+async def running_app(store: Store, data_dir: Path, **sections: Any) -> AsyncIterator[TestClient]:
+    """Serve Stik on a free port; `sections` are config sections, e.g. web={...}."""
+    sections.setdefault("post", {"watch": False})
+    settings = Settings(data_dir=data_dir, extra=sections)
     client = TestClient(TestServer(create_app(settings, store=store)))
     await client.start_server()
     try:

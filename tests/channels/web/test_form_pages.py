@@ -221,7 +221,9 @@ async def test_honeypot_filled_is_refused(store: Store, tmp_path: Path) -> None:
 
 
 async def test_rate_limits_per_address_and_per_email(store: Store, tmp_path: Path) -> None:
-    async with running_app(store, tmp_path, rate_per_address=2, rate_per_email=1) as client:
+    async with running_app(
+        store, tmp_path, web={"rate_per_address": 2, "rate_per_email": 1}
+    ) as client:
         first, _ = await submit(client, "complaint", COMPLAINT)
         same_email, page = await submit(client, "complaint", {**COMPLAINT, "message": "Še to."})
         assert (first, same_email) == (200, 429)
