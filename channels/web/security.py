@@ -82,15 +82,23 @@ class RateLimiter:
 
     async def hit(self, key: str, rule: RateLimit, now: float | None = None) -> bool:
         """Count one hit; return whether the key is still within its limit."""
-        period = int((now if now is not None else time.time()) // rule.window)
+        return not await self.over_limit({key: rule}, now)
+
+    async def over_limit(self, rules: dict[str, RateLimit], now: float | None = None) -> list[str]:
+        """Count one hit on each key in one statement; return the keys past their limit."""
+        current = now if now is not None else time.time()
+        periods = {key: int(current // rule.window) for key, rule in rules.items()}
         dialect = postgresql if self.store.dialect == "postgresql" else sqlite
         table = WebRateCounter.__table__
-        stmt = dialect.insert(table).values(key=key, period=period, hits=1)
+        stmt = dialect.insert(table).values(
+            [{"key": key, "period": period, "hits": 1} for key, period in periods.items()]
+        )
         stmt = stmt.on_conflict_do_update(
             index_elements=["key", "period"], set_={"hits": table.c.hits + 1}
-        ).returning(table.c.hits)
-        async with self.store.sessions() as session, session.begin():
-            hits = (await session.execute(stmt)).scalar_one()
-            if hits == 1 and secrets.randbelow(50) == 0:
-                await session.execute(table.delete().where(table.c.period < period - 1))
-        return hits <= rule.limit
+        ).returning(table.c.key, table.c.hits)
+        async with self.store.engine.begin() as conn:
+            counted = {key: hits for key, hits in await conn.execute(stmt)}
+            if secrets.randbelow(500) == 0:
+                oldest = min(periods.values()) - 1
+                await conn.execute(table.delete().where(table.c.period < oldest))
+        return [key for key, rule in rules.items() if counted.get(key, 0) > rule.limit]

@@ -181,13 +181,6 @@ async def post_form(request: web.Request) -> web.Response:
             status=status,
         )
 
-    try:
-        if not await form.limiter.hit(client_key(request, form.limiter), form.per_address):
-            return refuse(429, {"form": [Problem("rate_limited")]})
-    except OUTAGES:
-        log.warning("web_form_store_unavailable", step="rate_limit")
-        return refuse(503, {"form": [Problem("unavailable")]})
-
     too_large = {"form": [Problem("request_too_large", {"limit": MAX_REQUEST // 2**20})]}
     if request.content_length is not None and request.content_length > MAX_REQUEST:
         return refuse(413, too_large)
@@ -206,13 +199,12 @@ async def post_form(request: web.Request) -> web.Response:
         return refuse(400, {"form": [Problem("honeypot")]}, kept, had_files)
 
     submission, problems = validate(kind, values, uploads, utcnow().date())
-    if submission is None:
-        return refuse(422, problems, kept, had_files)
-
     try:
-        email_key = form.limiter.key("email", submission.email)
-        if not await form.limiter.hit(email_key, form.per_email):
-            return refuse(429, {"email": [Problem("rate_limited")]}, kept, had_files)
+        limited = await rate_limited(form, request, submission.email if submission else None)
+        if limited:
+            return refuse(429, limited, kept, had_files)
+        if submission is None:
+            return refuse(422, problems, kept, had_files)
         recorded = await submit(
             form.store,
             submission,
@@ -228,6 +220,24 @@ async def post_form(request: web.Request) -> web.Response:
     return render(
         request, "thanks.html", language, ticket=recorded.ticket_number, email=submission.email
     )
+
+
+async def rate_limited(form: WebForm, request: web.Request, email: str | None) -> Problems:
+    """Count this request for its client address and, once known, its email address.
+
+    Refused requests count as well, so that a flood of bad forms is limited too.
+    """
+    address = client_key(request, form.limiter)
+    rules = {address: form.per_address}
+    email_key = form.limiter.key("email", email) if email else None
+    if email_key:
+        rules[email_key] = form.per_email
+    over = await form.limiter.over_limit(rules)
+    if address in over:
+        return {"form": [Problem("rate_limited")]}
+    if email_key in over:
+        return {"email": [Problem("rate_limited")]}
+    return {}
 
 
 def client_key(request: web.Request, limiter: RateLimiter) -> str:
@@ -280,11 +290,6 @@ async def post_json(request: web.Request) -> web.Response:
     form = request.app[WEB_FORM]
     if request.content_type != "application/json":
         return problem_json(415, {"body": [Problem("unsupported_media_type")]}, "en")
-    try:
-        if not await form.limiter.hit(client_key(request, form.limiter), form.per_address):
-            return problem_json(429, {"form": [Problem("rate_limited")]}, "en")
-    except OUTAGES:
-        return problem_json(503, {"form": [Problem("unavailable")]}, "en")
     if request.content_length is None or request.content_length > MAX_REQUEST * 4 // 3:
         limit = {"limit": MAX_REQUEST // 2**20}
         return problem_json(413, {"form": [Problem("request_too_large", limit)]}, "en")
@@ -306,12 +311,12 @@ async def post_json(request: web.Request) -> web.Response:
         return problem_json(422, {"attachments": [Problem("file_type", {"file": "?"})]}, language)
 
     submission, problems = validate(kind, values, uploads, utcnow().date())
-    if submission is None:
-        return problem_json(422, problems, language)
     try:
-        email_key = form.limiter.key("email", submission.email)
-        if not await form.limiter.hit(email_key, form.per_email):
-            return problem_json(429, {"email": [Problem("rate_limited")]}, language)
+        limited = await rate_limited(form, request, submission.email if submission else None)
+        if limited:
+            return problem_json(429, limited, language)
+        if submission is None:
+            return problem_json(422, problems, language)
         origin = str(body.get("idempotency_key") or uuid.uuid4())[:200]
         recorded = await submit(
             form.store,
