@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 import channels.fax
 import channels.post
+import channels.visit
 import channels.web
 from interactions import schema
 from interactions.db import plain_dsn
@@ -57,6 +58,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     channels.web.setup(app)
     channels.post.setup(app)
     channels.fax.setup(app)
+    channels.visit.setup(app)
 
     async def close_store(app: web.Application) -> None:
         await app[STORE].close()
