@@ -19,7 +19,9 @@ def check(
     now: float | None = None,
 ) -> bool:
     """Return whether the body was signed with our secret within the last five minutes."""
-    if not secret or not timestamp or not signature or not timestamp.isdigit():
+    if not secret or not timestamp or not signature:
+        return False
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         return False
     current = now if now is not None else time.time()
     if abs(current - int(timestamp)) > MAX_SKEW_SECONDS:

@@ -47,7 +47,7 @@ class CsrfSigner:
         if not cookie or not token or token.count(".") != 1:
             return False
         issued_text, mac = token.split(".")
-        if not issued_text.isdigit() or len(issued_text) > 12:
+        if not (issued_text.isascii() and issued_text.isdigit()) or len(issued_text) > 12:
             return False
         issued = int(issued_text)
         current = now if now is not None else time.time()

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from channels.web import i18n
 from channels.web.forms import FormKind, Upload, parse_reading, validate
+from channels.web.security import CsrfSigner
 
 TODAY = date(2026, 12, 3)
 
@@ -110,3 +111,19 @@ def test_hostile_values_give_a_submission_or_worded_problems(
         for problem in items:
             for language in i18n.LANGUAGES:
                 assert i18n.text(f"err_{problem.code}", language, **problem.values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cookie=st.text(max_size=30), token=st.text(max_size=60))
+def test_forged_csrf_tokens_are_refused(cookie: str, token: str) -> None:
+    signer = CsrfSigner(b"secret")
+    assert not signer.check(cookie, token)
+    assert not signer.check(cookie, "²." + token)
+
+
+def test_csrf_token_round_trip_and_expiry() -> None:
+    signer = CsrfSigner(b"secret")
+    token = signer.token("cookie-a", now=1_000_000)
+    assert signer.check("cookie-a", token, now=1_000_100)
+    assert not signer.check("cookie-b", token, now=1_000_100)
+    assert not signer.check("cookie-a", token, now=1_000_000 + 5 * 3600)
