@@ -205,6 +205,7 @@ def bench_forms(args: argparse.Namespace) -> dict[str, float]:
         before = run(ceiling_url, bare)
         forms = run(base + "/form/complaint", complaint, cookies=cookies)
         after = run(ceiling_url, bare)
+        door = asyncio.run(door_rate(dsn, args.connections, args.seconds))
     finally:
         for process in (server, ceiling_server):
             process.send_signal(signal.SIGINT)
@@ -216,8 +217,47 @@ def bench_forms(args: argparse.Namespace) -> dict[str, float]:
         figures[f"ceiling_{key}"] = (before[key] + after[key]) / 2
     figures["ceiling_before_per_s"] = before["per_s"]
     figures["ceiling_after_per_s"] = after["per_s"]
+    figures["record_contact_per_s"] = door
     figures["acknowledgements_queued"] = len(list((data_dir / "outbox").glob("*.eml")))
     return figures
+
+
+async def door_rate(dsn: str, connections: int, seconds: float) -> float:
+    """`record_contact` called directly by `connections` tasks: the single door's own rate."""
+    sys.path.insert(0, str(ROOT))
+    from interactions.contacts import InboundContact, record_contact
+    from interactions.models import Channel, TicketKind
+    from interactions.store import Store
+    from interactions.types import utcnow
+
+    store = Store.open(dsn)
+    counter = iter(range(10**9))
+    done = 0
+
+    async def worker(until: float) -> None:
+        nonlocal done
+        while time.monotonic() < until:
+            n = next(counter)
+            await record_contact(
+                store,
+                InboundContact(
+                    channel=Channel.WEB,
+                    external_id=f"door:{n}",
+                    occurred_at=utcnow(),
+                    sender_address=f"stranka{n % 5000}@example.si",
+                    subject="Reklamacija",
+                    text=f"Račun št. {n} je previsok.",
+                    ticket_kind=TicketKind.COMPLAINT,
+                ),
+            )
+            done += 1
+
+    try:
+        started = time.monotonic()
+        await asyncio.gather(*(worker(started + seconds) for _ in range(connections)))
+        return done / (time.monotonic() - started)
+    finally:
+        await store.close()
 
 
 def bench_ocr(pages: int) -> float:
@@ -262,6 +302,10 @@ def main() -> None:
         f"ceiling (bare aiohttp, one INSERT + commit): {figures['ceiling_per_s']:.0f}/s "
         f"(p99 {figures['ceiling_p99_ms']:.1f} ms)"
     )
+    print(
+        f"record_contact alone (in-process, {args.connections} tasks, no HTTP, no form): "
+        f"{figures['record_contact_per_s']:.0f}/s"
+    )
     print(f"ratio: {ratio:.2f} of the ceiling (target 0.50), {args.connections} connections")
     print(f"OCR: {figures['ocr_pages_per_min']:.1f} pages per minute (200/300 dpi A4, 2 at a time)")
     print(
@@ -273,6 +317,7 @@ def main() -> None:
                 "forms_p99_ms": round(figures["forms_p99_ms"], 1),
                 "ceiling_p99_ms": round(figures["ceiling_p99_ms"], 1),
                 "ocr_pages_per_min": round(figures["ocr_pages_per_min"], 1),
+                "record_contact_per_s": round(figures["record_contact_per_s"], 1),
             }
         )
     )
