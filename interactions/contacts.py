@@ -71,6 +71,8 @@ class Attachment:
     filename: str | None
     content_type: str
     data: bytes
+    kind: str = "attachment"  # attachment | letter | fax
+    extracted_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -334,6 +336,8 @@ async def _keep_attachments(
                 filename=_clip(attachment.filename, 400),
                 content_type=attachment.content_type[:200],
                 size=len(attachment.data),
+                kind=attachment.kind,
+                extracted_text=attachment.extracted_text,
                 activity_id=activity_id,
             )
         )

@@ -55,6 +55,7 @@ class PostgresRelay:
         self.dsn = dsn
         self._conn: asyncpg.Connection | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sending = asyncio.Lock()  # one connection runs one statement at a time
 
     async def start(self) -> None:
         """Connect and listen; raises when PostgreSQL cannot be reached."""
@@ -91,8 +92,9 @@ class PostgresRelay:
             return
         message = json.dumps({"node": self.bus.node_id, "event": event, "payload": payload})
         try:
-            await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, message)
-        except (OSError, asyncpg.PostgresError):
+            async with self._sending:
+                await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, message)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             log.warning("event_relay_send_failed", event_name=event)
 
     def _received(self, _conn: object, _pid: int, _channel: str, message: str) -> None:

@@ -8,6 +8,10 @@ import structlog
 from aiohttp import web
 from sqlalchemy import text
 
+import channels.fax
+import channels.post
+import channels.visit
+import channels.web
 from interactions import schema
 from interactions.db import plain_dsn
 from interactions.events import PostgresRelay
@@ -51,6 +55,10 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app[STORE] = store or Store.open(settings.effective_database_url)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    channels.web.setup(app)
+    channels.post.setup(app)
+    channels.fax.setup(app)
+    channels.visit.setup(app)
 
     async def close_store(app: web.Application) -> None:
         await app[STORE].close()

@@ -5,6 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import channels.web.models  # noqa: F401  (the web form's tables)
 from interactions.db import create_engine
 from interactions.models import Base
 

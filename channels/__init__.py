@@ -1,0 +1,1 @@
+"""Channel adapters: each turns what arrived into an `InboundContact` for `record_contact`."""
