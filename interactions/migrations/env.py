@@ -5,6 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import interactions.triage.models  # noqa: F401  (registers the triage tables)
 from interactions.db import create_engine
 from interactions.models import Base
 

@@ -1,0 +1,327 @@
+"""Triage of one written contact: category, confidence, language, priority, quotes.
+
+`Triage.classify` is the store's `classifier` (text only, no database); `Triage.refine`
+is its `refiner`, run inside `record_contact`'s transaction once the partner is
+known: it applies the rules that need the database (a vulnerable partner, a repeat
+contact about an open ticket), picks the queue, and puts a contact the model is
+unsure of in front of a person.
+"""
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from interactions.models import Partner, Queue, Ticket, TicketStatus
+from interactions.resolution import Resolution
+from interactions.triage import classifier as learner
+from interactions.triage.config import TriageConfig, load_config
+from interactions.triage.extract import Extracted, extract, relative_dates
+from interactions.triage.language import detect_language
+from interactions.triage.models import TriageReview
+from interactions.triage.text import fold, words
+
+if TYPE_CHECKING:
+    from interactions.contacts import InboundContact
+
+log = structlog.get_logger(__name__)
+
+LOCAL_TIME = ZoneInfo("Europe/Ljubljana")
+NOT_FOR_US = "not_for_us"
+FALLBACK_CATEGORY = "general_question"
+REFRESH_SECONDS = 60.0
+CLOSED_STATUSES = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+
+_ROBOT_SENDER = re.compile(
+    r"^(?:no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?|auto-?reply)(?:[+.-]|@)"
+)
+_BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
+
+
+@dataclass
+class Triaged:
+    """What triage decided about one message."""
+
+    category: str
+    confidence: float
+    priority: int
+    language: str
+    mixed_language: bool
+    needs_review: bool
+    model_version: str
+    extracted: Extracted
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    ticket_kind: str = "question"
+    queue: str | None = None
+    opens_ticket: bool = True
+
+    @property
+    def urgent(self) -> bool:
+        return self.priority == 1
+
+    def as_json(self) -> dict[str, Any]:
+        """The classification `record_contact` stores on the activity (JSON-safe)."""
+        return {
+            "category": self.category,
+            "confidence": round(self.confidence, 4),
+            "priority": self.priority,
+            "urgent": self.urgent,
+            "language": self.language,
+            "mixed_language": self.mixed_language,
+            "needs_review": self.needs_review,
+            "model_version": self.model_version,
+            "reasons": self.reasons,
+            "extracted": self.extracted.as_json(),
+            "ticket_kind": self.ticket_kind,
+            "queue": self.queue,
+            "open_ticket": self.opens_ticket,
+        }
+
+
+def robot_reason(sender: str | None, meta: dict[str, Any] | None) -> str | None:
+    """Return why a message was sent by a machine, or None.
+
+    Reads `meta["headers"]` (a mapping of mail headers, as a channel adapter keeps
+    them) and the sender address.
+    """
+    meta = meta or {}
+    raw_headers = meta.get("headers")
+    headers = (
+        {str(k).lower(): str(v).strip().lower() for k, v in raw_headers.items()}
+        if isinstance(raw_headers, dict)
+        else {}
+    )
+    auto = headers.get("auto-submitted") or str(meta.get("auto_submitted") or "").lower()
+    if auto and auto != "no":
+        return f"auto-submitted: {auto[:40]}"
+    if headers.get("precedence") in _BULK_PRECEDENCE:
+        return f"precedence: {headers['precedence']}"
+    if "list-unsubscribe" in headers or "list-id" in headers:
+        return "mailing list"
+    if any(h in headers for h in ("x-autoreply", "x-autorespond", "x-auto-response-suppress")):
+        return "auto-responder"
+    if "report-type=delivery-status" in headers.get("content-type", ""):
+        return "delivery report"
+    if sender and _ROBOT_SENDER.match(sender.strip().lower().split("<")[-1]):
+        return "robot sender address"
+    return None
+
+
+class Triage:
+    """The triage engine: one model, one configuration, many contacts."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        config: TriageConfig | None = None,
+        model: learner.TrainedModel | None = None,
+    ) -> None:
+        self.model_dir = model_dir
+        self.config = config or TriageConfig.shipped()
+        self._model = model
+        self._model_stamp = self._stamp()
+        self._lock = threading.Lock()
+        self._refreshed = 0.0 if config is None else time.monotonic()
+
+    @property
+    def model(self) -> learner.TrainedModel:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = learner.load_model(self.model_dir)
+        return self._model
+
+    # Text only --------------------------------------------------------------------
+
+    def triage(
+        self,
+        subject: str | None,
+        body: str | None,
+        received: date | None = None,
+        sender: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Triaged:
+        """Classify one message by its text (and its headers, for robots)."""
+        received = received or datetime.now(LOCAL_TIME).date()
+        text = f"{subject or ''}\n{body or ''}"
+        extracted = extract(text, received)
+        guess = detect_language(text)
+
+        robot = robot_reason(sender, meta)
+        if robot is not None:
+            category, confidence = NOT_FOR_US, 1.0
+        elif not any(char.isalpha() for char in text):
+            category, confidence = FALLBACK_CATEGORY, 0.0
+        else:
+            category, confidence = self.model.predict(learner.model_text(subject, body))
+
+        settings = self.config.category(category)
+        needs_review = robot is None and confidence < self.model.threshold
+        result = Triaged(
+            category=category,
+            confidence=confidence,
+            priority=settings.priority,
+            language=guess.language,
+            mixed_language=guess.mixed,
+            needs_review=needs_review,
+            model_version=self.model.version if robot is None else "rules",
+            extracted=extracted,
+            ticket_kind=settings.ticket_kind,
+            queue=self.config.triage_queue if needs_review else settings.queue_code,
+            opens_ticket=settings.opens_ticket,
+        )
+        if robot is not None:
+            result.reasons.append({"rule": "robot", "priority": settings.priority, "why": robot})
+        elif settings.opens_ticket:
+            self._text_rules(result, fold(text), received)
+        return result
+
+    def _text_rules(self, result: Triaged, folded: str, received: date) -> None:
+        tokens = words(folded)
+        dates = result.extracted.dates + relative_dates(tokens, received)
+        for rule in self.config.rules:
+            if not rule.applies_to(result.category):
+                continue
+            if rule.kind == "text":
+                hit = rule.matches_text(tokens)
+            elif rule.kind == "deadline":
+                hit = rule.matches_deadline(tokens, dates, received)
+            else:
+                continue
+            if hit:
+                _raise_priority(result, rule.code, rule.priority, rule.description)
+
+    def classify(self, contact: "InboundContact") -> dict[str, Any]:
+        """The store's classifier: the classification of `contact` as JSON."""
+        received = contact.occurred_at.astimezone(LOCAL_TIME).date()
+        triaged = self.triage(
+            contact.subject, contact.text, received, contact.sender_address, contact.meta
+        )
+        return triaged.as_json()
+
+    # With the database ------------------------------------------------------------
+
+    async def refine(
+        self,
+        session: AsyncSession,
+        contact: "InboundContact",
+        resolution: Resolution,
+        classification: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The store's refiner: rules that need the partner, the queue, the review."""
+        if "category" not in classification:
+            return classification
+        await self._refresh_if_due(session)
+        result = dict(classification)
+        reasons = list(result.get("reasons") or [])
+        partner_id = resolution.best.partner_id if resolution.best else None
+
+        if result.get("open_ticket", True):
+            for rule, why in await self._partner_rules(session, result, partner_id):
+                if rule.priority < result["priority"]:
+                    result["priority"] = rule.priority
+                reasons.append(
+                    {"rule": rule.code, "priority": rule.priority, "why": why or rule.description}
+                )
+            result["urgent"] = result["priority"] == 1
+        result["reasons"] = reasons
+
+        if result.get("queue"):
+            result["queue_id"] = await session.scalar(
+                select(Queue.id).where(Queue.code == result["queue"])
+            )
+        if result.get("needs_review"):
+            await _ask_a_person(session, contact, result)
+        return result
+
+    async def _partner_rules(
+        self, session: AsyncSession, result: dict[str, Any], partner_id: int | None
+    ) -> list[tuple[Any, str | None]]:
+        category = result["category"]
+        vulnerable = False
+        if partner_id is not None:
+            vulnerable = bool(
+                await session.scalar(select(Partner.vulnerable).where(Partner.id == partner_id))
+            )
+        open_ticket = await _open_ticket_about(
+            session, partner_id, category, result.get("extracted", {}).get("ticket_numbers", [])
+        )
+
+        hits: list[tuple[Any, str | None]] = []
+        for rule in self.config.rules:
+            if not rule.applies_to(category):
+                continue
+            if rule.kind == "vulnerable" and vulnerable:
+                hits.append((rule, None))
+            elif rule.kind == "repeat" and open_ticket is not None:
+                hits.append((rule, f"open ticket {open_ticket}"))
+        return hits
+
+    async def _refresh_if_due(self, session: AsyncSession) -> None:
+        if time.monotonic() - self._refreshed < REFRESH_SECONDS:
+            return
+        self._refreshed = time.monotonic()
+        self.config = await load_config(session)
+        stamp = self._stamp()
+        if stamp != self._model_stamp:
+            self._model_stamp = stamp
+            with self._lock:
+                self._model = learner.load_model(self.model_dir)
+            log.info("triage_model_reloaded", version=self._model.version)
+
+    def _stamp(self) -> float | None:
+        if self.model_dir is None:
+            return None
+        path = self.model_dir / learner.MODEL_FILE
+        return path.stat().st_mtime if path.exists() else None
+
+
+def _raise_priority(result: Triaged, code: str, priority: int, why: str) -> None:
+    result.reasons.append({"rule": code, "priority": priority, "why": why})
+    result.priority = min(result.priority, priority)
+
+
+async def _open_ticket_about(
+    session: AsyncSession, partner_id: int | None, category: str, quoted: list[str]
+) -> str | None:
+    """Return the number of an open ticket this contact is about, quoted or by topic."""
+    open_ticket = Ticket.status.not_in([s.value for s in CLOSED_STATUSES])
+    if quoted:
+        number = await session.scalar(
+            select(Ticket.number).where(Ticket.number.in_(quoted[:20]), open_ticket).limit(1)
+        )
+        if number is not None:
+            return number
+    if partner_id is None:
+        return None
+    return await session.scalar(
+        select(Ticket.number)
+        .where(Ticket.partner_id == partner_id, Ticket.category == category, open_ticket)
+        .order_by(Ticket.created_at.desc())
+        .limit(1)
+    )
+
+
+async def _ask_a_person(
+    session: AsyncSession, contact: "InboundContact", result: dict[str, Any]
+) -> None:
+    from interactions.contacts import insert_ignoring_conflicts
+
+    stmt = insert_ignoring_conflicts(session, TriageReview).values(
+        channel=contact.channel,
+        external_id=contact.external_id,
+        predicted_category=result["category"],
+        confidence=result.get("confidence"),
+        model_version=result.get("model_version"),
+        created_at=datetime.now(UTC),
+        details={"reason": "low confidence"},
+    )
+    await session.execute(stmt)
