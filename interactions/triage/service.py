@@ -86,13 +86,14 @@ class Triaged:
         }
 
 
-def robot_reason(sender: str | None, meta: dict[str, Any] | None) -> str | None:
+def robot_reason(sender: object, meta: object) -> str | None:
     """Return why a message was sent by a machine, or None.
 
     Reads `meta["headers"]` (a mapping of mail headers, as a channel adapter keeps
     them) and the sender address.
     """
-    meta = meta or {}
+    meta = meta if isinstance(meta, dict) else {}
+    sender = sender if isinstance(sender, str) else None
     raw_headers = meta.get("headers")
     headers = (
         {str(k).lower(): str(v).strip().lower() for k, v in raw_headers.items()}
@@ -108,8 +109,8 @@ def robot_reason(sender: str | None, meta: dict[str, Any] | None) -> str | None:
         return "mailing list"
     if any(h in headers for h in ("x-autoreply", "x-autorespond", "x-auto-response-suppress")):
         return "auto-responder"
-    if "report-type=delivery-status" in headers.get("content-type", ""):
-        return "delivery report"
+    if headers.get("content-type", "").startswith("multipart/report"):
+        return "delivery or read report"
     if sender and _ROBOT_SENDER.match(sender.strip().lower().split("<")[-1]):
         return "robot sender address"
     return None
