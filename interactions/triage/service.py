@@ -182,14 +182,17 @@ class Triage:
         if robot is not None:
             result.reasons.append({"rule": "robot", "priority": settings.priority, "why": robot})
         elif settings.opens_ticket:
-            self._text_rules(result, fold(text), received)
+            result.reasons = self.text_reasons(category, text, received)
+            result.priority = min([result.priority] + [r["priority"] for r in result.reasons])
         return result
 
-    def _text_rules(self, result: Triaged, folded: str, received: date) -> None:
-        tokens = words(folded)
-        dates = result.extracted.dates + relative_dates(tokens, received)
+    def text_reasons(self, category: str, text: str, received: date) -> list[dict[str, Any]]:
+        """Return the text and deadline rules that `text` meets, as reasons."""
+        tokens = words(fold(text))
+        dates = extract(text, received).dates + relative_dates(tokens, received)
+        reasons = []
         for rule in self.config.rules:
-            if not rule.applies_to(result.category):
+            if not rule.applies_to(category):
                 continue
             if rule.kind == "text":
                 hit = rule.matches_text(tokens)
@@ -198,7 +201,10 @@ class Triage:
             else:
                 continue
             if hit:
-                _raise_priority(result, rule.code, rule.priority, rule.description)
+                reasons.append(
+                    {"rule": rule.code, "priority": rule.priority, "why": rule.description}
+                )
+        return reasons
 
     def classify(self, contact: "InboundContact") -> dict[str, Any]:
         """The store's classifier: the classification of `contact` as JSON."""
@@ -222,17 +228,23 @@ class Triage:
             return classification
         await self._refresh_if_due(session)
         result = dict(classification)
-        reasons = list(result.get("reasons") or [])
+        reasons = [r for r in result.get("reasons") or [] if r.get("rule") == "robot"]
         partner_id = resolution.best.partner_id if resolution.best else None
+        settings = self.config.category(result["category"])
+        result.update(ticket_kind=settings.ticket_kind, open_ticket=settings.opens_ticket)
+        if not result.get("needs_review"):
+            result["queue"] = settings.queue_code
 
-        if result.get("open_ticket", True):
+        if settings.opens_ticket and not reasons:
+            received = contact.occurred_at.astimezone(LOCAL_TIME).date()
+            text = f"{contact.subject or ''}\n{contact.text or ''}"
+            reasons += self.text_reasons(result["category"], text, received)
             for rule, why in await self._partner_rules(session, result, partner_id):
-                if rule.priority < result["priority"]:
-                    result["priority"] = rule.priority
                 reasons.append(
                     {"rule": rule.code, "priority": rule.priority, "why": why or rule.description}
                 )
-            result["urgent"] = result["priority"] == 1
+        result["priority"] = min([settings.priority] + [int(r["priority"]) for r in reasons])
+        result["urgent"] = result["priority"] == 1
         result["reasons"] = reasons
 
         if result.get("queue"):
@@ -283,11 +295,6 @@ class Triage:
             return None
         path = self.model_dir / learner.MODEL_FILE
         return path.stat().st_mtime if path.exists() else None
-
-
-def _raise_priority(result: Triaged, code: str, priority: int, why: str) -> None:
-    result.reasons.append({"rule": code, "priority": priority, "why": why})
-    result.priority = min(result.priority, priority)
 
 
 async def _open_ticket_about(
