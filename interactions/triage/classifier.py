@@ -24,6 +24,7 @@ import numpy as np
 import sklearn
 import structlog
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
@@ -293,8 +294,12 @@ def _calibrate(
     correct = probabilities.argmax(axis=1) == true_index
     threshold = float(np.quantile(confidence, people_share))
     kept = correct[confidence >= threshold]
+    predicted = probabilities.argmax(axis=1)
     cv = {
         "cv_accuracy": round(float(correct.mean()), 4),
+        "cv_macro_f1": round(
+            float(f1_score(true_index, predicted, average="macro", zero_division=0)), 4
+        ),
         "cv_accuracy_kept": round(float(kept.mean()) if len(kept) else 0.0, 4),
         "temperature": temperature,
         "threshold": round(threshold, 4),

@@ -182,14 +182,18 @@ class Triage:
         if robot is not None:
             result.reasons.append({"rule": "robot", "priority": settings.priority, "why": robot})
         elif settings.opens_ticket:
-            result.reasons = self.text_reasons(category, text, received)
+            result.reasons = self.text_reasons(category, text, received, extracted.dates)
             result.priority = min([result.priority] + [r["priority"] for r in result.reasons])
         return result
 
-    def text_reasons(self, category: str, text: str, received: date) -> list[dict[str, Any]]:
+    def text_reasons(
+        self, category: str, text: str, received: date, dates: list[date] | None = None
+    ) -> list[dict[str, Any]]:
         """Return the text and deadline rules that `text` meets, as reasons."""
         tokens = words(fold(text))
-        dates = extract(text, received).dates + relative_dates(tokens, received)
+        if dates is None:
+            dates = extract(text, received).dates
+        dates = dates + relative_dates(tokens, received)
         reasons = []
         for rule in self.config.rules:
             if not rule.applies_to(category):
@@ -238,7 +242,9 @@ class Triage:
         if settings.opens_ticket and not reasons:
             received = contact.occurred_at.astimezone(LOCAL_TIME).date()
             text = f"{contact.subject or ''}\n{contact.text or ''}"
-            reasons += self.text_reasons(result["category"], text, received)
+            quoted = result.get("extracted", {}).get("dates")
+            dates = [date.fromisoformat(d) for d in quoted] if quoted is not None else None
+            reasons += self.text_reasons(result["category"], text, received, dates)
             for rule, why in await self._partner_rules(session, result, partner_id):
                 reasons.append(
                     {"rule": rule.code, "priority": rule.priority, "why": why or rule.description}
