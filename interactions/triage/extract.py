@@ -70,6 +70,20 @@ class Extracted:
         }
 
 
+def meter_reading(found: Extracted, received: date) -> dict[str, Any] | None:
+    """Return a meter reading submission as billing takes it, or None without readings."""
+    if not found.readings:
+        return None
+    return {
+        "metering_point": found.metering_points[0] if found.metering_points else None,
+        "gsrn": found.gsrns[0] if found.gsrns else None,
+        "meter_serial": found.meter_serials[0] if found.meter_serials else None,
+        "read_on": (found.reading_date or received).isoformat(),
+        "read_on_given": found.reading_date is not None,
+        "registers": {reading.register: reading.value for reading in found.readings},
+    }
+
+
 def _add(values: list[Any], value: Any) -> None:
     if value not in values:
         values.append(value)

@@ -24,7 +24,7 @@ from interactions.models import Partner, Queue, Ticket, TicketStatus
 from interactions.resolution import Resolution
 from interactions.triage import classifier as learner
 from interactions.triage.config import TriageConfig, load_config
-from interactions.triage.extract import Extracted, extract, relative_dates
+from interactions.triage.extract import Extracted, extract, meter_reading, relative_dates
 from interactions.triage.language import detect_language
 from interactions.triage.models import TriageReview
 from interactions.triage.text import fold, words
@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 
 LOCAL_TIME = ZoneInfo("Europe/Ljubljana")
 NOT_FOR_US = "not_for_us"
+METER_READING = "meter_reading"
 FALLBACK_CATEGORY = "general_question"
 REFRESH_SECONDS = 60.0
 CLOSED_STATUSES = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
@@ -58,6 +59,7 @@ class Triaged:
     needs_review: bool
     model_version: str
     extracted: Extracted
+    received: date
     reasons: list[dict[str, Any]] = field(default_factory=list)
     ticket_kind: str = "question"
     queue: str | None = None
@@ -80,6 +82,11 @@ class Triaged:
             "model_version": self.model_version,
             "reasons": self.reasons,
             "extracted": self.extracted.as_json(),
+            "meter_reading": (
+                meter_reading(self.extracted, self.received)
+                if self.category == METER_READING
+                else None
+            ),
             "ticket_kind": self.ticket_kind,
             "queue": self.queue,
             "open_ticket": self.opens_ticket,
@@ -175,6 +182,7 @@ class Triage:
             needs_review=needs_review,
             model_version=self.model.version if robot is None else "rules",
             extracted=extracted,
+            received=received,
             ticket_kind=settings.ticket_kind,
             queue=self.config.triage_queue if needs_review else settings.queue_code,
             opens_ticket=settings.opens_ticket,

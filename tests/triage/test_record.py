@@ -97,6 +97,14 @@ async def test_meter_reading_is_stored_as_structured_data(triaged: Store) -> Non
     ]
     assert triage["extracted"]["reading_date"] == "2026-02-28"
     assert triage["extracted"]["metering_points"] == ["3-345341"]
+    assert triage["meter_reading"] == {
+        "metering_point": "3-345341",
+        "gsrn": None,
+        "meter_serial": None,
+        "read_on": "2026-02-28",
+        "read_on_given": True,
+        "registers": {"VT": 12456, "MT": 7834},
+    }
     assert ticket is not None
     assert (ticket.category, ticket.priority, ticket.kind) == ("meter_reading", 4, "meter_reading")
     assert ticket.queue_id == queues["metering"]
