@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from interactions.triage import defaults
 from interactions.triage.models import TriageCategory, TriageRule
-from interactions.triage.text import Phrase, any_phrase
+from interactions.triage.text import PhraseGroup
 
 
 @dataclass(frozen=True)
@@ -46,16 +46,14 @@ class Rule:
     code: str
     kind: str  # text | deadline | repeat | vulnerable
     description: str
-    groups: tuple[tuple[Phrase, ...], ...]
+    groups: tuple[PhraseGroup, ...]
     categories: frozenset[str]
     within_days: int | None
     priority: int
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Rule":
-        groups = tuple(
-            tuple(Phrase.parse(str(p)) for p in group) for group in row.get("phrases") or []
-        )
+        groups = tuple(PhraseGroup.parse(group) for group in row.get("phrases") or [])
         return cls(
             code=row["code"],
             kind=row["kind"],
@@ -71,7 +69,7 @@ class Rule:
 
     def matches_text(self, tokens: list[str]) -> bool:
         """True when every phrase group has a phrase in `tokens`."""
-        return bool(self.groups) and all(any_phrase(group, tokens) for group in self.groups)
+        return bool(self.groups) and all(group.search(tokens) for group in self.groups)
 
     def matches_deadline(self, tokens: list[str], dates: list[date], received: date) -> bool:
         """True when the text matches and one of `dates` falls within the rule's days."""

@@ -8,6 +8,7 @@ written as words where a trailing `*` marks a stem: `elektrik*` matches "elektri
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -39,43 +40,36 @@ def words(folded: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Phrase:
-    """A phrase of words and stems, matched in order within a small window."""
+class PhraseGroup:
+    """Phrases of words and stems, any of which may occur; compiled to one pattern.
 
-    text: str
-    parts: tuple[tuple[str, bool], ...]  # (word, is_stem)
+    The words of a phrase occur in order, with at most `gap` other words between them.
+    """
+
+    phrases: tuple[str, ...]
+    pattern: re.Pattern[str]
 
     @classmethod
-    def parse(cls, text: str) -> "Phrase":
-        parts = tuple(
-            (word.rstrip("*"), word.endswith("*")) for word in fold(text).split() if word != "*"
-        )
-        return cls(text=text, parts=tuple((w, s) for w, s in parts if w))
+    def parse(cls, phrases: Iterable[str], gap: int = 1) -> "PhraseGroup":
+        texts = tuple(str(p) for p in phrases)
+        between = rf"(?: [a-z0-9]+){{0,{gap}}} "
+        alternatives = []
+        for text in texts:
+            parts = [_part_pattern(word) for word in fold(text).split() if word.rstrip("*")]
+            if parts:
+                alternatives.append(between.join(parts))
+        if not alternatives:
+            return cls(texts, re.compile(r"(?!x)x"))
+        joined = "|".join(alternatives)
+        return cls(texts, re.compile(rf"(?<![a-z0-9])(?:{joined})(?![a-z0-9])"))
 
-    def matches(self, tokens: list[str], gap: int = 1) -> bool:
-        """True when every part occurs in order, at most `gap` words apart."""
-        if not self.parts:
-            return False
-        for start, token in enumerate(tokens):
-            if not _part_matches(self.parts[0], token):
-                continue
-            position = start
-            for part in self.parts[1:]:
-                window = tokens[position + 1 : position + 2 + gap]
-                found = next((i for i, t in enumerate(window) if _part_matches(part, t)), None)
-                if found is None:
-                    break
-                position += found + 1
-            else:
-                return True
-        return False
+    def search(self, tokens: list[str]) -> str | None:
+        """Return the words that matched in `tokens`, or None."""
+        match = self.pattern.search(" ".join(tokens))
+        return match.group() if match else None
 
 
-def _part_matches(part: tuple[str, bool], token: str) -> bool:
-    word, is_stem = part
-    return token.startswith(word) if is_stem else token == word
-
-
-def any_phrase(phrases: tuple[Phrase, ...], tokens: list[str]) -> Phrase | None:
-    """Return the first of `phrases` found in `tokens`, or None."""
-    return next((phrase for phrase in phrases if phrase.matches(tokens)), None)
+def _part_pattern(word: str) -> str:
+    stem = word.endswith("*")
+    escaped = re.escape(word.rstrip("*"))
+    return escaped + "[a-z0-9]*" if stem else escaped

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from interactions.triage import classifier as learner
 from interactions.triage.language import detect_language
 from interactions.triage.service import Triage, robot_reason
+from interactions.triage.text import PhraseGroup, fold, words
 from tests.conftest import corpus_path
 
 DAY = date(2026, 3, 2)  # a Monday
@@ -248,3 +249,20 @@ def test_triage_never_raises(engine: Triage, subject: str | None, body: str | No
     result = engine.triage(subject, body, DAY).as_json()
     assert 1 <= result["priority"] <= 4
     assert result["language"] in {"sl", "en"}
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Že od jutra NI ELEKTRIKE.", "ni elektrike"),
+        ("ni vec elektrike v hisi", "ni vec elektrike"),
+        ("Nimamo elektrike", "nimamo elektrike"),
+        ("brez elektriko", "brez elektriko"),
+        ("elektrika ni", None),
+        ("we have no power", "no power"),
+        ("powerful, not no", None),
+    ],
+)
+def test_phrases_tolerate_case_diacritics_and_inflection(text: str, found: str | None) -> None:
+    group = PhraseGroup.parse(["ni elektrik*", "nimamo elektrik*", "brez elektrik*", "no power"])
+    assert group.search(words(fold(text))) == found
