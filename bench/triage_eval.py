@@ -116,6 +116,8 @@ def main() -> None:
         "accuracy_when_automatic": round(sum(kept) / max(1, len(kept)), 4),
         "language_accuracy": round(sum(w == g for w, g in language_pairs) / len(language_pairs), 4),
         "cv_macro_f1_train": model.cv.get("cv_macro_f1"),
+        "cv_to_people_share_train": model.cv.get("cv_to_people_share"),
+        "cv_accuracy_when_automatic_train": model.cv.get("cv_accuracy_kept"),
         "heldout_messages": len(heldout),
         "train_s": round(train_s, 2),
     }

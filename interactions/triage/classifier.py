@@ -40,8 +40,10 @@ HELDOUT_FILE = DATA / "heldout.txt"
 
 MODEL_FILE = "model.joblib"
 
-#: Share of messages the threshold sends to people, measured by cross-validation.
-PEOPLE_SHARE = 0.10
+#: At most this share of messages goes to people (measured by cross-validation) ...
+PEOPLE_SHARE = 0.15
+#: ... and no more than it takes for the rest to be right this often.
+AUTOMATIC_ACCURACY = 0.95
 MAX_MODEL_TEXT = 4000
 
 _DIGITS = re.compile(r"\d+")
@@ -265,7 +267,7 @@ def _calibrate(
     texts: list[str], labels: list[str], groups: list[int], people_share: float, folds: int
 ) -> tuple[float, float, dict[str, float]]:
     """Return the softmax temperature that fits unseen messages best, and the confidence
-    under which `people_share` of them fall."""
+    below which messages go to people."""
     target = np.array(labels)
     scores: list[np.ndarray] = []
     truth: list[np.ndarray] = []
@@ -292,7 +294,7 @@ def _calibrate(
     probabilities = softmax(decision * temperature)
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == true_index
-    threshold = float(np.quantile(confidence, people_share))
+    threshold = _threshold(confidence, correct, people_share)
     kept = correct[confidence >= threshold]
     predicted = probabilities.argmax(axis=1)
     cv = {
@@ -301,10 +303,22 @@ def _calibrate(
             float(f1_score(true_index, predicted, average="macro", zero_division=0)), 4
         ),
         "cv_accuracy_kept": round(float(kept.mean()) if len(kept) else 0.0, 4),
+        "cv_to_people_share": round(1 - len(kept) / len(correct), 4),
         "temperature": temperature,
         "threshold": round(threshold, 4),
     }
     return temperature, threshold, cv
+
+
+def _threshold(confidence: np.ndarray, correct: np.ndarray, people_share: float) -> float:
+    """The lowest confidence that leaves AUTOMATIC_ACCURACY to the automatic share,
+    sending at most `people_share` to people."""
+    for share in np.arange(0.0, people_share + 1e-9, 0.01):
+        threshold = float(np.quantile(confidence, share)) if share else 0.0
+        kept = correct[confidence >= threshold]
+        if len(kept) and kept.mean() >= AUTOMATIC_ACCURACY:
+            return threshold
+    return float(np.quantile(confidence, people_share))
 
 
 def save(model: TrainedModel, path: Path) -> None:
