@@ -65,7 +65,7 @@ class Example:
 
 def model_text(subject: str | None, body: str | None) -> str:
     """Return what the model reads: the subject, then the start of the body."""
-    return f"{subject or ''}\n{(body or '')[:MAX_MODEL_TEXT]}"
+    return f"{(subject or '')[:1000]}\n{(body or '')[:MAX_MODEL_TEXT]}"
 
 
 def load_examples(path: Path) -> list[Example]:

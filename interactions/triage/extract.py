@@ -8,9 +8,11 @@ offsets are those of the original, so amounts and IBANs are read from the origin
 """
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from typing import Any
 
 from interactions.identifiers import (
@@ -25,6 +27,7 @@ from interactions.triage.text import fold
 
 MAX_TEXT = 20_000
 MAX_READING = 10_000_000
+MAX_MATCHES = 200
 
 Span = tuple[int, int]
 
@@ -90,16 +93,23 @@ def _add(values: list[Any], value: Any) -> None:
 
 
 class _Taken:
-    """Spans of the text already read as some value, so no number counts twice."""
+    """Characters of the text already read as some value, so no number counts twice."""
 
-    def __init__(self) -> None:
-        self.spans: list[Span] = []
+    def __init__(self, length: int) -> None:
+        self.mask = bytearray(length)
 
     def add(self, span: Span) -> None:
-        self.spans.append(span)
+        self.mask[span[0] : span[1]] = b"\x01" * (span[1] - span[0])
 
     def overlaps(self, span: Span) -> bool:
-        return any(span[0] < end and start < span[1] for start, end in self.spans)
+        return any(self.mask[span[0] : span[1]])
+
+
+def _matches(
+    pattern: re.Pattern[str], text: str, start: int = 0, end: int | None = None
+) -> Iterator[re.Match[str]]:
+    """The first MAX_MATCHES matches: a message quoting more is not a letter to a utility."""
+    return islice(pattern.finditer(text, start, len(text) if end is None else end), MAX_MATCHES)
 
 
 # Identifiers ----------------------------------------------------------------------
@@ -133,19 +143,19 @@ _CUSTOMER = re.compile(
 
 
 def _identifiers(folded: str, original: str, out: Extracted, taken: _Taken) -> None:
-    for match in _IBAN.finditer(folded):
+    for match in _matches(_IBAN, folded):
         compact = _longest_valid_iban(original[match.start() : match.end()])
         if compact is not None:
             _add(out.ibans, compact)
             taken.add(match.span())
-    for match in _GSRN.finditer(folded):
+    for match in _matches(_GSRN, folded):
         if not taken.overlaps(match.span()):
             try:
                 _add(out.gsrns, normalize_gsrn(match.group()))
                 taken.add(match.span())
             except InvalidIdentifier:
                 pass
-    for match in _TICKET.finditer(folded):
+    for match in _matches(_TICKET, folded):
         parse_ticket_number(match.group(1))
         _add(out.ticket_numbers, match.group(1))
         taken.add(match.span())
@@ -167,9 +177,9 @@ def _longest_valid_iban(candidate: str) -> str | None:
 
 def _metering_points(folded: str, out: Extracted, taken: _Taken) -> None:
     found: list[tuple[int, str, Span]] = []
-    for match in _EIMM_HYPHEN.finditer(folded):
+    for match in _matches(_EIMM_HYPHEN, folded):
         found.append((match.start(), match.group(), match.span()))
-    for match in _EIMM_CONTEXT.finditer(folded):
+    for match in _matches(_EIMM_CONTEXT, folded):
         found.append((match.start(1), match.group(1), match.span(1)))
     for _, value, span in sorted(found):
         if taken.overlaps(span):
@@ -180,7 +190,7 @@ def _metering_points(folded: str, out: Extracted, taken: _Taken) -> None:
 
 def _tax_numbers(folded: str, out: Extracted, taken: _Taken) -> None:
     for pattern in (_TAX_PREFIXED, _TAX_CONTEXT):
-        for match in pattern.finditer(folded):
+        for match in _matches(pattern, folded):
             if taken.overlaps(match.span(1)):
                 continue
             try:
@@ -193,7 +203,7 @@ def _tax_numbers(folded: str, out: Extracted, taken: _Taken) -> None:
 def _labelled(
     folded: str, original: str, pattern: re.Pattern[str], values: list[str], taken: _Taken
 ) -> None:
-    for match in pattern.finditer(folded):
+    for match in _matches(pattern, folded):
         value = match.group(1).rstrip("/-")
         if sum(char.isdigit() for char in value) < 4 or taken.overlaps(match.span(1)):
             continue
@@ -241,21 +251,21 @@ def _dates(folded: str, reference: date, out: Extracted, taken: _Taken) -> None:
         if value is not None and not taken.overlaps(span) and 1990 <= value.year <= 2100:
             found.append((span[0], value, span))
 
-    for match in _DATE_NUMERIC.finditer(folded):
+    for match in _matches(_DATE_NUMERIC, folded):
         day, month, year = (int(g) for g in match.groups())
         keep(match.span(), _make_date(year, month, day))
-    for match in _DATE_ISO.finditer(folded):
+    for match in _matches(_DATE_ISO, folded):
         year, month, day = (int(g) for g in match.groups())
         keep(match.span(), _make_date(year, month, day))
-    for match in _DATE_WORDS.finditer(folded):
+    for match in _matches(_DATE_WORDS, folded):
         month = _month_number(match.group(2))
         year = int(match.group(3)) if match.group(3) else reference.year
         keep(match.span(), _make_date(year, month or 0, int(match.group(1))))
-    for match in _DATE_WORDS_EN.finditer(folded):
+    for match in _matches(_DATE_WORDS_EN, folded):
         month = _month_number(match.group(1))
         keep(match.span(), _make_date(int(match.group(3)), month or 0, int(match.group(2))))
     claimed = list(found)
-    for match in _DATE_NO_YEAR.finditer(folded):
+    for match in _matches(_DATE_NO_YEAR, folded):
         if not any(match.start() < s[1] and s[0] < match.end() for _, _, s in claimed):
             day, month = int(match.group(1)), int(match.group(2))
             keep(match.span(), _make_date(reference.year, month, day))
@@ -275,9 +285,9 @@ RELATIVE_DAYS = {
 
 # Amounts --------------------------------------------------------------------------
 
-_NUMBER = r"(\d{1,3}(?:[.\s]\d{3})+(?:,\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
+_NUMBER = r"(\d{1,3}(?:[.\s]\d{3}){1,4}(?:,\d{1,2})?|\d{1,12}(?:[.,]\d{1,2})?)"
 _AMOUNT_BEFORE = re.compile(r"(?:€|\beur\b|\beur\.)\s?" + _NUMBER + r"(?![\d])")
-_AMOUNT_AFTER = re.compile(_NUMBER + r"\s?(?:€|eur\b|eur\w*|evr\w*)")
+_AMOUNT_AFTER = re.compile(r"(?<![\d.,])" + _NUMBER + r"\s?(?:€|eur\b|eur\w*|evr\w*)")
 
 
 def _parse_amount(text: str) -> Decimal | None:
@@ -295,7 +305,7 @@ def _parse_amount(text: str) -> Decimal | None:
 def _amounts(folded: str, out: Extracted, taken: _Taken) -> None:
     found: list[tuple[int, Decimal, Span]] = []
     for pattern in (_AMOUNT_BEFORE, _AMOUNT_AFTER):
-        for match in pattern.finditer(folded):
+        for match in _matches(pattern, folded):
             if taken.overlaps(match.span(1)):
                 continue
             value = _parse_amount(match.group(1))
@@ -354,14 +364,16 @@ def _to_int(text: str) -> int:
 
 def _readings(folded: str, out: Extracted, taken: _Taken) -> None:
     found: list[tuple[int, Reading, Span]] = []
+    claimed = _Taken(len(folded))
     for register, pattern in _REGISTERS:
-        for match in pattern.finditer(folded):
+        for match in _matches(pattern, folded):
             span = match.span(1)
-            if taken.overlaps(span) or any(s[0] < span[1] and span[0] < s[1] for *_, s in found):
+            if taken.overlaps(span) or claimed.overlaps(span):
                 continue
             value = _to_int(match.group(1))
             if value < MAX_READING:
                 found.append((span[0], Reading(register, value), span))
+                claimed.add(span)
     if not found:
         found = _single_register(folded, taken)
     for _, reading, span in sorted(found, key=lambda item: item[0]):
@@ -371,9 +383,9 @@ def _readings(folded: str, out: Extracted, taken: _Taken) -> None:
 
 
 def _single_register(folded: str, taken: _Taken) -> list[tuple[int, Reading, Span]]:
-    for trigger in _SINGLE_TRIGGER.finditer(folded):
+    for trigger in _matches(_SINGLE_TRIGGER, folded):
         window_end = min(len(folded), trigger.end() + 80)
-        for match in _SINGLE_VALUE.finditer(folded, trigger.end(), window_end):
+        for match in _matches(_SINGLE_VALUE, folded, trigger.end(), window_end):
             if taken.overlaps(match.span(1)):
                 continue
             value = _to_int(match.group(1))
@@ -391,7 +403,7 @@ def extract(text: str, reference: date | None = None) -> Extracted:
     folded = fold(original)
     reference = reference or date.today()
     out = Extracted()
-    taken = _Taken()
+    taken = _Taken(len(folded))
 
     _identifiers(folded, original, out, taken)
     _dates(folded, reference, out, taken)

@@ -24,7 +24,13 @@ from interactions.models import Partner, Queue, Ticket, TicketStatus
 from interactions.resolution import Resolution
 from interactions.triage import classifier as learner
 from interactions.triage.config import TriageConfig, load_config
-from interactions.triage.extract import Extracted, extract, meter_reading, relative_dates
+from interactions.triage.extract import (
+    MAX_TEXT,
+    Extracted,
+    extract,
+    meter_reading,
+    relative_dates,
+)
 from interactions.triage.language import detect_language
 from interactions.triage.models import TriageReview
 from interactions.triage.text import fold, words
@@ -159,7 +165,7 @@ class Triage:
     ) -> Triaged:
         """Classify one message by its text (and its headers, for robots)."""
         received = received or datetime.now(LOCAL_TIME).date()
-        text = f"{subject or ''}\n{body or ''}"
+        text = f"{subject or ''}\n{body or ''}"[:MAX_TEXT]
         extracted = extract(text, received)
         guess = detect_language(text)
 
@@ -198,6 +204,7 @@ class Triage:
         self, category: str, text: str, received: date, dates: list[date] | None = None
     ) -> list[dict[str, Any]]:
         """Return the text and deadline rules that `text` meets, as reasons."""
+        text = text[:MAX_TEXT]
         tokens = words(fold(text))
         if dates is None:
             dates = extract(text, received).dates

@@ -266,3 +266,30 @@ async def test_migration_seeds_the_code_list_and_goes_down_and_up(store: Store) 
     async with store.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(TriageReview)) == 0
         assert await session.scalar(select(func.count()).select_from(TriageCategory)) == 16
+
+
+HOSTILE_TEXTS = [
+    "",
+    " \n\t ",
+    "€" * 5000,
+    "1" * 20_000,
+    "VT " * 3000,
+    "\u202eRačun\u202c je previsok 😡🔥",
+    "'; DROP TABLE activity; -- stanje VT 1",
+    "İstanbul ǅ ﬁ ß ÆØÅ",
+    "Re: Re: Re: [#2026-999999] SI56 " + "9" * 40,
+    "x" * 300_000,
+    "1 " * 10_000,
+    "1." * 10_000,
+    "12,5 " * 5_000,
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=range(len(HOSTILE_TEXTS)))
+async def test_hostile_text_is_triaged_never_parked(triaged: Store, text: str) -> None:
+    recorded = await record_contact(triaged, mail(1, text[:200], text))
+
+    activity, _ = await activity_and_ticket(triaged, recorded.activity_id)
+    assert recorded.state == "processed", recorded.failure_reason
+    assert activity.category is not None and activity.language in {"sl", "en"}
+    assert 1 <= activity.meta["triage"]["priority"] <= 4
