@@ -227,6 +227,8 @@ class Triage:
 
     def classify(self, contact: "InboundContact") -> dict[str, Any]:
         """The store's classifier: the classification of `contact` as JSON."""
+        # TODO(#5): text of attachments (PDF letters, OCR of scans and faxes) is not
+        # read yet; a letter whose body is only an attachment goes to people.
         received = contact.occurred_at.astimezone(LOCAL_TIME).date()
         triaged = self.triage(
             contact.subject, contact.text, received, contact.sender_address, contact.meta
@@ -251,8 +253,11 @@ class Triage:
         partner_id = resolution.best.partner_id if resolution.best else None
         settings = self.config.category(result["category"])
         result.update(ticket_kind=settings.ticket_kind, open_ticket=settings.opens_ticket)
-        if not result.get("needs_review"):
-            result["queue"] = settings.queue_code
+        if result["category"] not in self.config.categories:
+            result["needs_review"] = True  # the model knows a category the list dropped
+        result["queue"] = (
+            self.config.triage_queue if result.get("needs_review") else settings.queue_code
+        )
 
         if settings.opens_ticket and not reasons:
             received = contact.occurred_at.astimezone(LOCAL_TIME).date()
@@ -300,6 +305,9 @@ class Triage:
         return hits
 
     async def _refresh_if_due(self, session: AsyncSession) -> None:
+        # TODO(#5): configuration and model changes reach each node within a minute by
+        # polling; an event on the bus (LISTEN/NOTIFY) would make it immediate, and
+        # keeping the retrained model in the database would spare a shared data dir.
         if time.monotonic() - self._refreshed < REFRESH_SECONDS:
             return
         self._refreshed = time.monotonic()

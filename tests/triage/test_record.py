@@ -293,3 +293,17 @@ async def test_hostile_text_is_triaged_never_parked(triaged: Store, text: str) -
     assert recorded.state == "processed", recorded.failure_reason
     assert activity.category is not None and activity.language in {"sl", "en"}
     assert 1 <= activity.meta["triage"]["priority"] <= 4
+
+
+async def test_a_category_taken_off_the_list_goes_to_people(triaged: Store) -> None:
+    queues = await add_queues(triaged)
+    async with triaged.sessions() as session, session.begin():
+        category = await session.get_one(TriageCategory, "portal_access")
+        category.active = False
+    text = "Ne morem se prijaviti v portal, geslo ne dela."
+    recorded = await record_contact(triaged, mail(1, "Portal", text))
+
+    activity, ticket = await activity_and_ticket(triaged, recorded.activity_id)
+    assert activity.meta["triage"]["needs_review"] is True
+    assert ticket is not None and ticket.queue_id == queues["triage"]
+    assert [p.activity_id for p in await pending_reviews(triaged)] == [recorded.activity_id]
