@@ -29,7 +29,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
-from interactions.triage.text import fold
+from interactions.triage.text import MODEL_FILE, fold, model_text
 
 log = structlog.get_logger(__name__)
 
@@ -38,13 +38,10 @@ DATA = Path(__file__).parent / "data"
 TRAIN_FILE = DATA / "train.txt"
 HELDOUT_FILE = DATA / "heldout.txt"
 
-MODEL_FILE = "model.joblib"
-
 #: At most this share of messages goes to people (measured by cross-validation) ...
 PEOPLE_SHARE = 0.15
 #: ... and no more than it takes for the rest to be right this often.
 AUTOMATIC_ACCURACY = 0.95
-MAX_MODEL_TEXT = 4000
 
 _DIGITS = re.compile(r"\d+")
 
@@ -61,11 +58,6 @@ class Example:
     @property
     def text(self) -> str:
         return model_text(self.subject, self.body)
-
-
-def model_text(subject: str | None, body: str | None) -> str:
-    """Return what the model reads: the subject, then the start of the body."""
-    return f"{(subject or '')[:1000]}\n{(body or '')[:MAX_MODEL_TEXT]}"
 
 
 def load_examples(path: Path) -> list[Example]:

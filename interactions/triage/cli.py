@@ -5,12 +5,13 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from interactions.triage.review import UnknownCategory, decide, pending_reviews, retrain
-from interactions.triage.service import Triage
+if TYPE_CHECKING:
+    from interactions.triage.service import Triage
+
 
 MAX_LINE = 1_000_000
 
@@ -42,6 +43,8 @@ def classify(
     Writes one JSON line per message: id, category, confidence, priority, urgent,
     language and extracted values. A line that is not a JSON object gets an `error`.
     """
+    from interactions.triage.service import Triage
+
     engine = Triage(_model_dir(ctx, model_dir))
     day = date.fromisoformat(received) if received else None
     for number, line in enumerate(source, 1):
@@ -52,7 +55,7 @@ def classify(
     sys.stdout.flush()
 
 
-def _classify_line(engine: Triage, line: str, number: int, day: date | None) -> dict[str, Any]:
+def _classify_line(engine: "Triage", line: str, number: int, day: date | None) -> dict[str, Any]:
     try:
         message = json.loads(line[:MAX_LINE])
     except ValueError as exc:
@@ -83,6 +86,8 @@ def _classify_line(engine: Triage, line: str, number: int, day: date | None) -> 
 @click.pass_context
 def retrain_command(ctx: click.Context, model_dir: str | None) -> None:
     """Retrain on the shipped messages and every decision people made."""
+    from interactions.triage.review import retrain
+
     root = _root(ctx)
     target = _model_dir(ctx, model_dir)
 
@@ -102,6 +107,8 @@ def retrain_command(ctx: click.Context, model_dir: str | None) -> None:
 @click.pass_context
 def queue(ctx: click.Context, limit: int) -> None:
     """List contacts waiting for a person's decision (JSON lines)."""
+    from interactions.triage.review import pending_reviews
+
     root = _root(ctx)
 
     async def run() -> list[Any]:
@@ -123,6 +130,8 @@ def queue(ctx: click.Context, limit: int) -> None:
 @click.pass_context
 def label(ctx: click.Context, activity_id: int, category: str, decided_by: str) -> None:
     """Set the category of ACTIVITY_ID; the decision becomes a training label."""
+    from interactions.triage.review import UnknownCategory, decide
+
     root = _root(ctx)
 
     async def run() -> None:

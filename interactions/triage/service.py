@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from interactions.models import Partner, Queue, Ticket, TicketStatus
 from interactions.resolution import Resolution
-from interactions.triage import classifier as learner
 from interactions.triage.config import TriageConfig, load_config
 from interactions.triage.extract import (
     MAX_TEXT,
@@ -33,10 +32,11 @@ from interactions.triage.extract import (
 )
 from interactions.triage.language import detect_language
 from interactions.triage.models import TriageReview
-from interactions.triage.text import fold, words
+from interactions.triage.text import MODEL_FILE, fold, model_text, words
 
 if TYPE_CHECKING:
     from interactions.contacts import InboundContact
+    from interactions.triage.classifier import TrainedModel
 
 log = structlog.get_logger(__name__)
 
@@ -136,7 +136,7 @@ class Triage:
         self,
         model_dir: Path | None = None,
         config: TriageConfig | None = None,
-        model: learner.TrainedModel | None = None,
+        model: "TrainedModel | None" = None,
     ) -> None:
         self.model_dir = model_dir
         self.config = config or TriageConfig.shipped()
@@ -146,11 +146,11 @@ class Triage:
         self._refreshed = 0.0 if config is None else time.monotonic()
 
     @property
-    def model(self) -> learner.TrainedModel:
+    def model(self) -> "TrainedModel":
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    self._model = learner.load_model(self.model_dir)
+                    self._model = _load_model(self.model_dir)
         return self._model
 
     # Text only --------------------------------------------------------------------
@@ -175,7 +175,7 @@ class Triage:
         elif not any(char.isalpha() for char in text):
             category, confidence = FALLBACK_CATEGORY, 0.0
         else:
-            category, confidence = self.model.predict(learner.model_text(subject, body))
+            category, confidence = self.model.predict(model_text(subject, body))
 
         settings = self.config.category(category)
         needs_review = robot is None and confidence < self.model.threshold
@@ -316,14 +316,21 @@ class Triage:
         if stamp != self._model_stamp:
             self._model_stamp = stamp
             with self._lock:
-                self._model = learner.load_model(self.model_dir)
+                self._model = _load_model(self.model_dir)
             log.info("triage_model_reloaded", version=self._model.version)
 
     def _stamp(self) -> float | None:
         if self.model_dir is None:
             return None
-        path = self.model_dir / learner.MODEL_FILE
+        path = self.model_dir / MODEL_FILE
         return path.stat().st_mtime if path.exists() else None
+
+
+def _load_model(model_dir: Path | None) -> "TrainedModel":
+    """Load the model; scikit-learn is imported here, not when Stik starts."""
+    from interactions.triage.classifier import load_model
+
+    return load_model(model_dir)
 
 
 async def _open_ticket_about(

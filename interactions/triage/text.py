@@ -15,6 +15,10 @@ from functools import lru_cache
 _SPECIAL = {"đ": "d", "ł": "l", "ø": "o", "ß": "s", "æ": "a", "œ": "o", "ı": "i"}
 _WORD = re.compile(r"[a-z0-9]+")
 
+#: The file a retrained model is kept in, inside the model folder.
+MODEL_FILE = "model.joblib"
+MAX_MODEL_TEXT = 4000
+
 
 @lru_cache(maxsize=4096)
 def _fold_char(char: str) -> str:
@@ -73,3 +77,8 @@ def _part_pattern(word: str) -> str:
     stem = word.endswith("*")
     escaped = re.escape(word.rstrip("*"))
     return escaped + "[a-z0-9]*" if stem else escaped
+
+
+def model_text(subject: str | None, body: str | None) -> str:
+    """Return what the model reads: the subject, then the start of the body."""
+    return f"{(subject or '')[:1000]}\n{(body or '')[:MAX_MODEL_TEXT]}"

@@ -7,7 +7,8 @@ from pathlib import Path
 from aiohttp import web
 
 from interactions.store import Store
-from interactions.triage import Triage, install
+from interactions.triage import install
+from interactions.triage.service import Triage
 
 
 def setup(app: web.Application, store: Store, model_dir: Path) -> Triage:
