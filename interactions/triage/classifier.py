@@ -228,7 +228,8 @@ class TrainedModel:
 
 def softmax(scores: np.ndarray) -> np.ndarray:
     shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+    normalised: np.ndarray = shifted / shifted.sum(axis=-1, keepdims=True)
+    return normalised
 
 
 def train(

@@ -58,8 +58,10 @@ def classify(
 def _classify_line(engine: "Triage", line: str, number: int, day: date | None) -> dict[str, Any]:
     try:
         message = json.loads(line[:MAX_LINE])
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return {"id": None, "line": number, "error": f"not JSON: {exc.msg}"}
+    except (ValueError, RecursionError):
+        return {"id": None, "line": number, "error": "not JSON: nested too deep or too long"}
     if not isinstance(message, dict):
         return {"id": None, "line": number, "error": "not a JSON object"}
     subject, body = message.get("subject"), message.get("body")

@@ -258,12 +258,12 @@ def _dates(folded: str, reference: date, out: Extracted, taken: _Taken) -> None:
         year, month, day = (int(g) for g in match.groups())
         keep(match.span(), _make_date(year, month, day))
     for match in _matches(_DATE_WORDS, folded):
-        month = _month_number(match.group(2))
+        named = _month_number(match.group(2))
         year = int(match.group(3)) if match.group(3) else reference.year
-        keep(match.span(), _make_date(year, month or 0, int(match.group(1))))
+        keep(match.span(), _make_date(year, named or 0, int(match.group(1))))
     for match in _matches(_DATE_WORDS_EN, folded):
-        month = _month_number(match.group(1))
-        keep(match.span(), _make_date(int(match.group(3)), month or 0, int(match.group(2))))
+        named = _month_number(match.group(1))
+        keep(match.span(), _make_date(int(match.group(3)), named or 0, int(match.group(2))))
     claimed = list(found)
     for match in _matches(_DATE_NO_YEAR, folded):
         if not any(match.start() < s[1] and s[0] < match.end() for _, _, s in claimed):

@@ -17,6 +17,7 @@ from interactions.store import Store
 from interactions.triage import classifier as learner
 from interactions.triage.config import load_config
 from interactions.triage.models import TriageReview
+from interactions.triage.text import MODEL_FILE
 
 log = structlog.get_logger(__name__)
 
@@ -130,7 +131,7 @@ async def retrain(store: Store, model_dir: Path) -> tuple[learner.TrainedModel, 
     shipped = learner.load_examples(learner.TRAIN_FILE)
     labels = await labelled_examples(store)
     model = learner.train(shipped + labels)
-    learner.save(model, model_dir / learner.MODEL_FILE)
+    learner.save(model, model_dir / MODEL_FILE)
     figures = {**learner.as_metadata(model), "shipped_examples": len(shipped)}
     figures["labels"] = len(labels)
     log.info("triage_retrained", version=model.version, labels=len(labels))

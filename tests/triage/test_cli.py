@@ -57,12 +57,15 @@ def test_classify_writes_one_json_line_per_message(tmp_path: Path) -> None:
 
 
 def test_classify_reads_stdin_and_answers_bad_lines_with_an_error() -> None:
-    stdin = 'not json\n[1, 2]\n\n{"id": 7, "subject": 5}\n{"id": 8, "body": "no power"}\n'
+    deep = "[" * 100_000 + "]" * 100_000
+    stdin = (
+        f'not json\n[1, 2]\n\n{{"id": 7, "subject": 5}}\n{deep}\n{{"id": 8, "body": "no power"}}\n'
+    )
     out = run(["triage", "classify"], stdin)
 
-    assert [o.get("error", "") != "" for o in out] == [True, True, True, False]
+    assert [o.get("error", "") != "" for o in out] == [True, True, True, True, False]
     assert out[2]["id"] == 7
-    assert out[3]["category"] == "outage"
+    assert out[4]["category"] == "outage"
 
 
 @settings(max_examples=40, deadline=None)
