@@ -245,6 +245,9 @@ class Triage:
         classification: dict[str, Any],
     ) -> dict[str, Any]:
         """The store's refiner: rules that need the partner, the queue, the review."""
+        # TODO(#5): the ticket keeps category, priority, kind and queue; confidence,
+        # language, extracted values and model version stay on its opening activity,
+        # because the ticket has no column for them yet.
         if "category" not in classification:
             return classification
         await self._refresh_if_due(session)
