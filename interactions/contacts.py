@@ -200,6 +200,8 @@ async def _process(store: Store, contact: InboundContact, raw_sha256: str) -> Re
     classification = store.classifier(contact) if store.classifier else {}
     async with store.sessions() as session, session.begin():
         resolution = await _resolve(store, session, contact)
+        if store.refiner is not None:
+            classification = await store.refiner(session, contact, resolution, classification)
         values = _activity_values(store, contact, raw_sha256)
         values.update(_resolution_values(resolution))
         values["category"] = classification.get("category")
@@ -216,7 +218,11 @@ async def _process(store: Store, contact: InboundContact, raw_sha256: str) -> Re
             return found
 
         ticket = None
-        if contact.direction is Direction.INBOUND and contact.channel in WRITTEN_CHANNELS:
+        if (
+            contact.direction is Direction.INBOUND
+            and contact.channel in WRITTEN_CHANNELS
+            and classification.get("open_ticket", True)
+        ):
             ticket = await _open_ticket(session, contact, values, classification)
             activity = await session.get_one(Activity, activity_id)
             activity.ticket_id = ticket.id
@@ -315,6 +321,7 @@ async def _open_ticket(
         kind=contact.ticket_kind or classification.get("ticket_kind") or TicketKind.QUESTION,
         category=classification.get("category"),
         priority=classification.get("priority", 3),
+        queue_id=classification.get("queue_id"),
         subject=values["subject"],
         partner_id=values["partner_id"],
         metering_point_id=values["metering_point_id"],

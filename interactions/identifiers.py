@@ -9,7 +9,7 @@ import re
 from email.utils import parseaddr
 
 import phonenumbers
-from stdnum import ean
+from stdnum import ean, iban
 from stdnum.exceptions import ValidationError
 from stdnum.si import ddv, maticna
 
@@ -105,6 +105,22 @@ def split_email(value: str) -> tuple[str, str]:
 def normalize_email(value: str) -> str:
     """Return the address part of `value`, lower-cased, display name dropped."""
     return split_email(value)[1]
+
+
+def normalize_iban(value: str) -> str:
+    """Return an IBAN in its compact upper-case form after the ISO 7064 mod 97 check."""
+    try:
+        return iban.validate(value)
+    except ValidationError as exc:
+        raise InvalidIdentifier("IBAN", value, str(exc)) from None
+
+
+def is_gsrn(value: str) -> bool:
+    try:
+        normalize_gsrn(value)
+    except InvalidIdentifier:
+        return False
+    return True
 
 
 def format_ticket_number(year: int, sequence: int) -> str:

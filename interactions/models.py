@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
@@ -157,6 +158,7 @@ class Partner(Base):
     emso: Mapped[str | None] = mapped_column(String(13))
     segment: Mapped[str] = mapped_column(String(16), default=Segment.HOUSEHOLD)
     language: Mapped[str] = mapped_column(String(5), default="sl")
+    vulnerable: Mapped[bool] = mapped_column(default=False, server_default=false())
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
 Resolver = Callable[[AsyncSession, "InboundContact"], Awaitable[Resolution]]
 Classifier = Callable[["InboundContact"], dict[str, Any]]
+#: Adjusts a classification once the partner is known, inside the recording transaction.
+Refiner = Callable[
+    [AsyncSession, "InboundContact", Resolution, dict[str, Any]], Awaitable[dict[str, Any]]
+]
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Store:
     bus: EventBus = field(default_factory=EventBus)
     resolver: Resolver | None = None
     classifier: Classifier | None = None
+    refiner: Refiner | None = None
     default_legal_entity: str = "supplier"
 
     @classmethod

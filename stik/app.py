@@ -16,6 +16,7 @@ from interactions import schema
 from interactions.db import plain_dsn
 from interactions.events import PostgresRelay
 from interactions.store import Store
+from interactions.triage.web import setup as setup_triage
 from stik.config import Settings
 
 log = structlog.get_logger(__name__)
@@ -53,6 +54,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app = web.Application(client_max_size=32 * 1024 * 1024)
     app[SETTINGS] = settings
     app[STORE] = store or Store.open(settings.effective_database_url)
+    setup_triage(app, app[STORE], settings.data_dir / "triage")
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     channels.web.setup(app)

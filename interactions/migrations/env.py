@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import channels.web.models  # noqa: F401  (the web form's tables)
+import interactions.triage.models  # noqa: F401  (registers the triage tables)
 from interactions.db import create_engine
 from interactions.models import Base
 
