@@ -5,6 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import agent_ui.models  # noqa: F401  (the workspace's tables)
 from interactions.db import create_engine
 from interactions.models import Base
 
