@@ -28,7 +28,7 @@ from interactions.types import utcnow
 
 log = structlog.get_logger(__name__)
 
-USER = "stik_user"
+USER = web.RequestKey("stik_user", User)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
