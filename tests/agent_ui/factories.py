@@ -27,6 +27,7 @@ from interactions.models import (
     TicketStatus,
 )
 from interactions.store import Store
+from interactions.tickets import allocate_ticket_number
 from stik.app import create_app
 from stik.config import Settings
 
@@ -151,7 +152,7 @@ async def world(store: Store, *, subject: str = "Števec 3-345341 ne dela") -> W
         db.add_all([queue, dso_queue])
         await db.flush()
         supplier_ticket = Ticket(
-            number=f"{now.year}-000001",
+            number=await allocate_ticket_number(db, now.year),
             legal_entity="supplier",
             subject=subject,
             partner_id=partner.id,
@@ -162,7 +163,7 @@ async def world(store: Store, *, subject: str = "Števec 3-345341 ne dela") -> W
             resolution_due=now + timedelta(days=8),
         )
         dso_ticket = Ticket(
-            number=f"{now.year}-000002",
+            number=await allocate_ticket_number(db, now.year),
             legal_entity="dso",
             subject="Izpad elektrike",
             partner_id=partner.id,
