@@ -120,3 +120,47 @@ def format_time_left(due: datetime | None, now: datetime) -> str:
 def format_iso_datetime(value: str | None) -> str:
     """Format a datetime given as ISO text (as in the customer view's JSON)."""
     return format_datetime(datetime.fromisoformat(value)) if value else ""
+
+
+def N_(message: str) -> str:
+    """Mark a text for the catalogue without translating it yet."""
+    return message
+
+
+#: Codes stored in the database, and how the pages name them.
+LABELS = {
+    "new": N_("new"),
+    "open": N_("open"),
+    "pending_customer": N_("pending customer"),
+    "resolved": N_("resolved"),
+    "closed": N_("closed"),
+    "question": N_("question"),
+    "complaint": N_("complaint"),
+    "request": N_("request"),
+    "meter_reading": N_("meter reading"),
+    "change": N_("change"),
+    "debt_collection": N_("debt collection"),
+    "billing": N_("billing"),
+    "supplier_switch": N_("supplier switch"),
+    "connection": N_("connection"),
+    "network_access": N_("network access"),
+    "supply": N_("supply"),
+    "outage": N_("outage"),
+    "contract": N_("contract"),
+    "payment": N_("payment"),
+    "other": N_("other"),
+    "active": N_("active"),
+    "inactive": N_("inactive"),
+    "draft": N_("draft"),
+    "lead": N_("lead"),
+    "info_office": N_("info office"),
+    "back_office": N_("back office"),
+    "call_centre": N_("call centre"),
+}
+
+
+def label(code: str | None) -> str:
+    """Return the user's word for a stored code such as a status or a contract kind."""
+    if not code:
+        return ""
+    return gettext(LABELS[code]) if code in LABELS else code.replace("_", " ")

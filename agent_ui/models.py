@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from interactions.models import Base
+from interactions.models import Activity, Base
 from interactions.types import BigId, Json, UtcDateTime, utcnow
 
 
@@ -135,3 +135,7 @@ class ReplyTemplate(Base):
     body: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_reply_template_code_language", "code", "language"),)
+
+
+#: The customer view pages a partner's contacts newest first; this index serves it.
+Index("ix_activity_partner_id_occurred_at", Activity.partner_id, Activity.occurred_at)

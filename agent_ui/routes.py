@@ -26,7 +26,7 @@ from agent_ui.sessions import DatabaseStorage
 from agent_ui.text import shown_text
 from agent_ui.tickets import Refused
 from agent_ui.users import Permission, Role, User, add_employee
-from customer_view.service import assemble_view, viewer_for
+from customer_view.service import assemble_view, parse_cursor, viewer_for
 from interactions.models import (
     Activity,
     Blob,
@@ -452,12 +452,10 @@ async def wrap_up(request: web.Request) -> web.StreamResponse:
 
 async def _view(request: web.Request) -> dict[str, Any]:
     user = current_user(request)
-    before = request.query.get("before")
     async with request.app[STORE].sessions() as db, db.begin():
         viewer = await viewer_for(db, user.legal_entity)
-        view = await assemble_view(
-            db, _id(request), viewer, before=int(before) if before and before.isdigit() else None
-        )
+        before = parse_cursor(request.query.get("before"))
+        view = await assemble_view(db, _id(request), viewer, before=before)
         if view is None:
             raise web.HTTPNotFound()
         audit(
@@ -642,6 +640,7 @@ def _environment(app: web.Application) -> None:
         number=i18n.format_number,
         duration=i18n.format_duration,
         iso_dt=i18n.format_iso_datetime,
+        label=i18n.label,
     )
     env.globals.update(time_left=i18n.format_time_left, next_due=tickets.next_due)
 

@@ -8,13 +8,14 @@ supplies that point. The result is plain JSON-ready data; pages and the API rend
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from customer_view.postgres import fetch_view
 from interactions.models import (
     Activity,
     ContactPoint,
@@ -31,7 +32,7 @@ from interactions.models import (
     TicketStatus,
     contract_metering_point,
 )
-from interactions.types import utcnow
+from interactions.types import UtcDateTime, utcnow
 
 TIMELINE_PAGE = 50
 RECENT_TICKETS = 10
@@ -55,38 +56,88 @@ async def viewer_for(db: AsyncSession, legal_entity: str) -> Viewer:
     return Viewer(entity.code, entity.kind)
 
 
+Cursor = tuple[datetime, int]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_cursor(value: str | None) -> Cursor | None:
+    """Read a timeline cursor (`<microseconds since 1970>-<activity id>`); None if bad."""
+    micros, _, activity_id = (value or "").partition("-")
+    if not (micros.isdigit() and activity_id.isdigit()) or len(value or "") > 40:
+        return None
+    return _EPOCH + timedelta(microseconds=int(micros)), int(activity_id)
+
+
+def _cursor(occurred_at: str, activity_id: int) -> str:
+    micros = (datetime.fromisoformat(occurred_at) - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}-{activity_id}"
+
+
 async def assemble_view(
-    db: AsyncSession, partner_id: int, viewer: Viewer, *, before: int | None = None
+    db: AsyncSession, partner_id: int, viewer: Viewer, *, before: Cursor | None = None
 ) -> dict[str, Any] | None:
     """Return the partner's single view as `viewer` may see it, or None if there is none.
 
-    `before` pages the timeline: activities with a smaller id than it.
+    `before` pages the timeline: the contacts older than that cursor. On PostgreSQL the
+    database assembles the document in one statement; elsewhere it is built here.
     """
+    if db.bind.dialect.name == "postgresql":
+        raw = await fetch_view(
+            db,
+            partner_id,
+            entity=viewer.legal_entity,
+            kind=viewer.entity_kind,
+            kinds=CONTRACT_KINDS.get(viewer.entity_kind, ()),
+            before=before,
+            page=TIMELINE_PAGE,
+            recent=RECENT_TICKETS,
+            documents=DOCUMENTS,
+            excerpt=EXCERPT,
+        )
+    else:
+        raw = await assemble_portable(db, partner_id, viewer, before=before)
+    return None if raw is None else _finish(raw, viewer)
+
+
+async def assemble_portable(
+    db: AsyncSession, partner_id: int, viewer: Viewer, *, before: Cursor | None = None
+) -> dict[str, Any] | None:
+    """Build the view with one query per part; works on every database."""
     partner = await db.get(Partner, partner_id)
     if partner is None:
         return None
 
     roles = await _roles(db, partner_id)
     point_ids = sorted({r["metering_point"]["id"] for r in roles if r["metering_point"]})
-    points = await _metering_points(db, point_ids, viewer)
-    view: dict[str, Any] = {
+    supplier = viewer.entity_kind == "supplier"
+    return {
         "partner": _partner(partner),
         "roles": roles,
         "acting_for_this_partner": await _acting_for(db, partner_id),
         "contact_points": await _contact_points(db, partner_id),
-        "metering_points": points,
+        "metering_points": await _metering_points(db, point_ids, viewer),
         "contracts": await _contracts(db, partner_id, viewer),
-        "offers": [],
-        "opportunities": [],
+        "offers": await _offers(db, partner_id, viewer) if supplier else [],
+        "opportunities": await _opportunities(db, partner_id, viewer) if supplier else [],
         "tickets": await _tickets(db, partner_id, viewer),
         "timeline": await _timeline(db, partner_id, viewer, before),
         "documents": await _documents(db, partner_id, viewer),
-        "viewer": {"legal_entity": viewer.legal_entity, "kind": viewer.entity_kind},
     }
-    if viewer.entity_kind == "supplier":
-        view["offers"] = await _offers(db, partner_id, viewer)
-        view["opportunities"] = await _opportunities(db, partner_id, viewer)
-    return view
+
+
+def _finish(raw: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
+    """Add what depends on the clock and the page: SLA states and the next page's cursor."""
+    now = utcnow()
+    for group in ("open", "recent"):
+        for ticket in raw["tickets"][group]:
+            due = datetime.fromisoformat(ticket["due"]) if ticket["due"] else None
+            done = ticket["status"] not in OPEN
+            ticket["sla_state"] = "done" if done else _sla_state(due, now, ticket["breaches"])
+    items = raw["timeline"]["items"]
+    last = items[-1] if len(items) == TIMELINE_PAGE else None
+    raw["timeline"]["next_before"] = _cursor(last["occurred_at"], last["id"]) if last else None
+    raw["viewer"] = {"legal_entity": viewer.legal_entity, "kind": viewer.entity_kind}
+    return raw
 
 
 def _partner(p: Partner) -> dict[str, Any]:
@@ -154,6 +205,7 @@ async def _acting_for(db: AsyncSession, partner_id: int) -> list[dict[str, Any]]
         )
         .join(Partner, Partner.id == PartnerRole.partner_id)
         .where(PartnerRole.for_partner_id == partner_id)
+        .order_by(PartnerRole.id)
     )
     return [
         {
@@ -211,6 +263,7 @@ async def _metering_points(
             .join(Contract, Contract.id == contract_metering_point.c.contract_id)
             .join(LegalEntity, LegalEntity.code == Contract.legal_entity)
             .where(contract_metering_point.c.metering_point_id.in_(point_ids))
+            .order_by(Contract.number)
         )
     ).all()
     supplied_by_viewer = {
@@ -222,7 +275,9 @@ async def _metering_points(
     }
     devices: dict[int, list[MeterDevice]] = {}
     for device in await db.scalars(
-        select(MeterDevice).where(MeterDevice.metering_point_id.in_(point_ids))
+        select(MeterDevice)
+        .where(MeterDevice.metering_point_id.in_(point_ids))
+        .order_by(MeterDevice.id)
     ):
         devices.setdefault(device.metering_point_id, []).append(device)
 
@@ -340,16 +395,14 @@ async def _tickets(db: AsyncSession, partner_id: int, viewer: Viewer) -> dict[st
         .order_by(Ticket.created_at.desc())
         .limit(RECENT_TICKETS)
     )
-    now = utcnow()
     return {
-        "open": [_ticket(t, now) for t in open_rows],
-        "recent": [_ticket(t, now) for t in recent_rows],
+        "open": [_ticket(t) for t in open_rows],
+        "recent": [_ticket(t) for t in recent_rows],
     }
 
 
-def _ticket(t: Ticket, now: datetime) -> dict[str, Any]:
+def _ticket(t: Ticket) -> dict[str, Any]:
     due = t.resolution_due if t.first_responded_at else t.first_response_due
-    done = t.status not in OPEN
     return {
         "id": t.id,
         "number": t.number,
@@ -360,7 +413,6 @@ def _ticket(t: Ticket, now: datetime) -> dict[str, Any]:
         "subject": t.subject,
         "created_at": _iso(t.created_at),
         "due": _iso(due),
-        "sla_state": "done" if done else _sla_state(due, now, t.breaches),
         "breaches": t.breaches,
     }
 
@@ -374,7 +426,7 @@ def _sla_state(due: datetime | None, now: datetime, breaches: list[str]) -> str:
 
 
 async def _timeline(
-    db: AsyncSession, partner_id: int, viewer: Viewer, before: int | None
+    db: AsyncSession, partner_id: int, viewer: Viewer, before: Cursor | None
 ) -> dict[str, Any]:
     mine = (Activity.partner_id == partner_id, Activity.legal_entity == viewer.legal_entity)
     total = await db.scalar(select(func.count()).select_from(Activity).where(*mine))
@@ -395,7 +447,11 @@ async def _timeline(
         .where(*mine)
     )
     if before is not None:
-        page = page.where(Activity.id < before)
+        at, activity_id = before
+        older = tuple_(Activity.occurred_at, Activity.id) < tuple_(
+            literal(at, UtcDateTime()), literal(activity_id)
+        )
+        page = page.where(older)
     rows = (
         await db.execute(
             page.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(TIMELINE_PAGE)
@@ -415,8 +471,7 @@ async def _timeline(
         }
         for r in rows
     ]
-    more = len(items) == TIMELINE_PAGE
-    return {"total": total or 0, "items": items, "next_before": items[-1]["id"] if more else None}
+    return {"total": total or 0, "items": items}
 
 
 async def _documents(db: AsyncSession, partner_id: int, viewer: Viewer) -> list[dict[str, Any]]:
@@ -448,6 +503,9 @@ def _address(*parts: str | None) -> str:
 
 
 def _iso(value: date | datetime | None) -> str | None:
+    """Dates as YYYY-MM-DD, times in UTC with microseconds (as PostgreSQL writes them)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
     return value.isoformat() if value is not None else None
 
 

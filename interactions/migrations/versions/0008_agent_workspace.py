@@ -241,6 +241,11 @@ def upgrade() -> None:
             batch_op.f("ix_match_correction_ticket_id"), ["ticket_id"], unique=False
         )
 
+    with op.batch_alter_table("activity", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_activity_partner_id_occurred_at", ["partner_id", "occurred_at"], unique=False
+        )
+
     templates = sa.table(
         "reply_template",
         sa.column("code", sa.String),
@@ -306,6 +311,9 @@ TEMPLATES = [
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("activity", schema=None) as batch_op:
+        batch_op.drop_index("ix_activity_partner_id_occurred_at")
+
     with op.batch_alter_table("match_correction", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_match_correction_ticket_id"))
         batch_op.drop_index(batch_op.f("ix_match_correction_activity_id"))
