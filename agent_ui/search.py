@@ -7,6 +7,7 @@ addresses. Tickets are only found within the user's legal entity.
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,37 +51,55 @@ async def search(db: AsyncSession, user: User, query: str) -> SearchResult:
     if len(text) < MIN_LENGTH:
         return result
 
-    kind, value = classify(text)
-    result.found_by = kind
-    if kind == "ticket":
-        ticket = await db.scalar(
-            select(Ticket).where(Ticket.number == value, Ticket.legal_entity == user.legal_entity)
-        )
-        result.tickets = [ticket] if ticket else []
-        if ticket and ticket.partner_id:
-            found = await db.get(Partner, ticket.partner_id)
-            result.partners = [PartnerHit(found, "ticket")] if found else []
-    elif kind == "metering_point":
-        column = MeteringPoint.gsrn if value.isdigit() else MeteringPoint.eimm
-        ids = select(PartnerRole.partner_id).join(MeteringPoint).where(column == value)
-        result.partners = await _partners(db, Partner.id.in_(ids), kind)
-    elif kind == "tax_number":
-        result.partners = await _partners(db, Partner.tax_number == value, kind)
-    elif kind in ("phone", "email"):
-        kinds = [ContactKind.EMAIL] if kind == "email" else [ContactKind.PHONE, ContactKind.FAX]
-        ids = select(ContactPoint.partner_id).where(
-            ContactPoint.kind.in_(kinds), ContactPoint.value == value
-        )
-        result.partners = await _partners(db, Partner.id.in_(ids), kind)
-    else:
+    keys = identifier_keys(text)
+    if not keys:
         result.partners = await _by_words(db, text)
-
+    for kind, value in keys:
+        tickets, partners = await _by_identifier(db, user, kind, value)
+        if tickets or partners:
+            result.found_by = kind
+            result.tickets += tickets
+            result.partners += [p for p in partners if p.partner not in _seen(result)]
     await _add_metering_points(db, result.partners)
     return result
 
 
+def _seen(result: SearchResult) -> list[Partner]:
+    return [hit.partner for hit in result.partners]
+
+
+async def _by_identifier(
+    db: AsyncSession, user: User, kind: str, value: str
+) -> tuple[list[Ticket], list[PartnerHit]]:
+    if kind == "ticket":
+        ticket = await db.scalar(
+            select(Ticket).where(Ticket.number == value, Ticket.legal_entity == user.legal_entity)
+        )
+        if ticket is None:
+            return [], []
+        found = await db.get(Partner, ticket.partner_id) if ticket.partner_id else None
+        return [ticket], [PartnerHit(found, kind)] if found else []
+    if kind == "metering_point":
+        column = MeteringPoint.gsrn if len(value) == 18 else MeteringPoint.eimm
+        ids = select(PartnerRole.partner_id).join(MeteringPoint).where(column == value)
+        return [], await _partners(db, Partner.id.in_(ids), kind)
+    if kind == "tax_number":
+        return [], await _partners(db, Partner.tax_number == value, kind)
+    kinds = [ContactKind.EMAIL] if kind == "email" else [ContactKind.PHONE, ContactKind.FAX]
+    ids = select(ContactPoint.partner_id).where(
+        ContactPoint.kind.in_(kinds), ContactPoint.value == value
+    )
+    return [], await _partners(db, Partner.id.in_(ids), kind)
+
+
 def classify(text: str) -> tuple[str, str]:
     """Tell which identifier `text` is, with its normalised value, or ("name", text)."""
+    keys = identifier_keys(text)
+    return keys[0] if keys else ("name", text)
+
+
+def identifier_keys(text: str) -> list[tuple[str, str]]:
+    """Every identifier `text` could be (8 digits are a tax number and a metering point)."""
     compact = re.sub(r"[\s.\-/()]", "", text)
     checks = (
         ("ticket", lambda: _ticket(text)),
@@ -90,12 +109,13 @@ def classify(text: str) -> tuple[str, str]:
         ("tax_number", lambda: identifiers.normalize_tax_number(compact)),
         ("phone", lambda: _phone(text, compact)),
     )
+    keys = []
     for kind, check in checks:
         try:
-            return kind, check()
+            keys.append((kind, check()))
         except InvalidIdentifier:
             continue
-    return "name", text
+    return keys
 
 
 def _ticket(text: str) -> str:
@@ -124,38 +144,20 @@ async def _partners(db: AsyncSession, condition: object, why: str) -> list[Partn
 
 
 async def _by_words(db: AsyncSession, text: str) -> list[PartnerHit]:
-    """Partners whose name or address holds every word typed, as a prefix of a word."""
+    """Partners whose name or address holds every word typed."""
     # TODO(#9): the matcher's search (trigram / fuzzy index) replaces this scan at scale.
-    words = [w.lower() for w in text.split()][:4]
-    name = func.lower(
-        func.coalesce(Partner.first_name, "")
-        + " "
-        + func.coalesce(Partner.last_name, "")
-        + " "
-        + func.coalesce(Partner.organisation_name, "")
-    )
+    words = text.split()[:4]
+    name = _joined(Partner.first_name, Partner.last_name, Partner.organisation_name)
+    address = func.lower(func.coalesce(ContactPoint.value, ""))
+    site = _joined(MeteringPoint.street, MeteringPoint.house_number, MeteringPoint.city)
     address_ids = select(ContactPoint.partner_id).where(
-        ContactPoint.kind == ContactKind.ADDRESS,
-        *[func.lower(ContactPoint.value).contains(w, autoescape=True) for w in words],
+        ContactPoint.kind == ContactKind.ADDRESS, *[_holds(address, w) for w in words]
     )
     site_ids = (
-        select(PartnerRole.partner_id)
-        .join(MeteringPoint)
-        .where(
-            *[
-                func.lower(
-                    func.coalesce(MeteringPoint.street, "")
-                    + " "
-                    + func.coalesce(MeteringPoint.house_number, "")
-                    + " "
-                    + func.coalesce(MeteringPoint.city, "")
-                ).contains(w, autoescape=True)
-                for w in words
-            ]
-        )
+        select(PartnerRole.partner_id).join(MeteringPoint).where(*[_holds(site, w) for w in words])
     )
-    by_name = [name.contains(w, autoescape=True) for w in words]
-    hits = await _partners(db, and_(*by_name), "name")
+
+    hits = await _partners(db, and_(*[_holds(name, w) for w in words]), "name")
     seen = {h.partner.id for h in hits}
     if len(hits) < LIMIT:
         for hit in await _partners(
@@ -164,6 +166,23 @@ async def _by_words(db: AsyncSession, text: str) -> list[PartnerHit]:
             if hit.partner.id not in seen:
                 hits.append(hit)
     return hits[:LIMIT]
+
+
+def _joined(*columns: Any) -> Any:
+    joined = func.coalesce(columns[0], "")
+    for column in columns[1:]:
+        joined = joined + " " + func.coalesce(column, "")
+    return func.lower(joined)
+
+
+def _holds(haystack: Any, word: str) -> Any:
+    """`haystack` (lower-cased) holds `word`, whatever its case.
+
+    SQLite's lower() folds ASCII only, so "Šmartinska" stays capitalised there: the
+    word is also tried with a capital first letter.
+    """
+    variants = {word.lower(), word[:1].upper() + word[1:].lower()}
+    return or_(*[haystack.contains(v, autoescape=True) for v in sorted(variants)])
 
 
 async def _add_metering_points(db: AsyncSession, hits: list[PartnerHit]) -> None:
