@@ -3,9 +3,12 @@
 from email import message_from_bytes, policy
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from agent_ui.models import MatchCorrection, ReplyTemplate, TicketEvent
+from agent_ui.replies import fill
 from interactions.models import Activity, AuditEntry, Direction, Document, Ticket
 from interactions.tickets import allocate_ticket_number
 from tests.agent_ui.conftest import Web
@@ -325,3 +328,10 @@ def test_outbox_folder_is_under_the_data_dir(tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path, database_url="sqlite:///:memory:"))
     sender = app[SENDER]
     assert isinstance(sender, EmlOutbox) and sender.folder == tmp_path / "outbox"
+
+
+@given(st.text(max_size=300), st.text(max_size=50))
+def test_placeholders_fill_only_known_names(template: str, value: str) -> None:
+    values = {"customer_name": value, "ticket_number": "2026-000001"}
+    filled = fill(template + "{customer_name}{unknown}", values)
+    assert filled.endswith(value + "{unknown}")

@@ -2,6 +2,8 @@
 
 from datetime import UTC, date, datetime, timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from customer_view.service import (
@@ -177,3 +179,9 @@ async def test_timeline_pages_back_to_the_first_contact(store: Store) -> None:
 async def test_no_such_partner(store: Store) -> None:
     async with store.sessions() as db:
         assert await assemble_view(db, 424242, SUPPLIER) is None
+
+
+@given(st.text(max_size=60))
+def test_any_cursor_text_is_read_or_refused(value: str) -> None:
+    cursor = parse_cursor(value)
+    assert cursor is None or (cursor[0].tzinfo is UTC and cursor[1] >= 0)
