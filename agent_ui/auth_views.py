@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 from aiohttp_session import get_session, new_session
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from agent_ui import presence
 from agent_ui.i18n import LANGUAGES, gettext, set_language
@@ -16,6 +16,7 @@ from agent_ui.rendering import render
 from agent_ui.security import check_csrf, csrf_token, current_user, page
 from agent_ui.users import authenticate
 from interactions.db import retrying
+from interactions.store import Store
 from interactions.types import utcnow
 
 log = structlog.get_logger(__name__)
@@ -119,3 +120,9 @@ async def choose_language(request: web.Request) -> web.StreamResponse:
     back = urlsplit(request.headers.get("Referer", "/"))
     same_site = back.netloc in ("", request.host)
     raise web.HTTPSeeOther(_safe_next(back.path) if same_site else "/")
+
+
+async def forget_old_failures(store: Store) -> None:
+    """Drop failed sign-ins older than a day; only the last minutes count."""
+    async with store.sessions() as db, db.begin():
+        await db.execute(delete(LoginFailure).where(LoginFailure.at < utcnow() - timedelta(days=1)))

@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp_jinja2
 import aiohttp_session
@@ -156,6 +157,8 @@ async def ticket_page(request: web.Request) -> web.Response:
             if ticket.metering_point_id
             else None
         )
+        loads = await tickets.queue_loads(db, user)
+        people = await tickets.colleagues(db, user)
         if partner is not None:
             audit(
                 db,
@@ -171,8 +174,8 @@ async def ticket_page(request: web.Request) -> web.Response:
             "timeline": items,
             "partner": partner,
             "point": point,
-            "queues": await tickets.queue_loads(db, user),
-            "colleagues": await tickets.colleagues(db, user),
+            "queues": loads,
+            "colleagues": people,
             "templates": await replies.templates_for(db, user),
             "recipient": await replies.default_recipient(db, ticket),
             "values": await replies.template_values(db, user, ticket),
@@ -181,9 +184,29 @@ async def ticket_page(request: web.Request) -> web.Response:
             "resolutions": [r for r in tickets.Resolution if r != tickets.Resolution.MERGED],
             "due": tickets.next_due(ticket),
             "shown_text": shown_text,
+            "shown_value": _value_namer(people, loads),
             "closed": ticket.status == TicketStatus.CLOSED,
         }
     return await render(request, "ticket.html", context)
+
+
+def _value_namer(
+    people: list[Employee], loads: list[tickets.QueueLoad]
+) -> Callable[[str | None, str | None], str]:
+    """Name a changed field's stored value as the page shows it: a person, a queue, a word."""
+    names = {str(p.id): p.full_name for p in people}
+    queues = {str(q.queue.id): q.queue.name for q in loads}
+
+    def shown(field: str | None, value: str | None) -> str:
+        if value is None or value == "":
+            return "—"
+        if field == "assignee_id":
+            return names.get(value, value)
+        if field == "queue_id":
+            return queues.get(value, value)
+        return i18n.label(value)
+
+    return shown
 
 
 async def _ticket_change(
@@ -380,12 +403,12 @@ async def document_download(request: web.Request) -> web.StreamResponse:
             raise Refused(403, "this document belongs to another legal entity")
         blob = await db.get_one(Blob, document.sha256)
         audit(db, user, "view", "document", document.id, partner_id=partner_id)
-    filename = (document.filename or f"document-{document.id}").replace('"', "")
+    filename = quote(document.filename or f"document-{document.id}", safe="")
     return web.Response(
         body=blob.data,
         content_type="application/octet-stream",
         headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": f"attachment; filename*=UTF-8''{filename}",
             "X-Content-Type-Options": "nosniff",
         },
     )
@@ -653,6 +676,7 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
             try:
                 await app[SESSIONS].forget_expired()
                 await push.forget_old_events(app[STORE])
+                await auth_views.forget_old_failures(app[STORE])
             except Exception:
                 log.exception("housekeeping_failed")
             await asyncio.sleep(600)

@@ -20,6 +20,8 @@ from interactions.store import Store
 from interactions.types import utcnow
 
 COOKIE = "stik_session"
+#: A session that never signed in (the sign-in form's CSRF token) is kept this long.
+ANONYMOUS_IDLE = timedelta(minutes=30)
 
 
 def token_hash(token: str) -> str:
@@ -68,7 +70,8 @@ class DatabaseStorage(AbstractStorage):
             session.set_new_identity(token)
         data: dict[str, Any] = dict(session)
         created = datetime.fromtimestamp(session.created, UTC)
-        expires = min(utcnow() + self.idle, created + self.lifetime)
+        idle = self.idle if data.get("uid") else ANONYMOUS_IDLE
+        expires = min(utcnow() + idle, created + self.lifetime)
         await retrying(lambda: self._write(token, data, created, expires))
         self.save_cookie(response, token)
 

@@ -103,6 +103,7 @@ async def test_an_agents_shift(server: Server, browser: Browser) -> None:
     assert sent["To"] == "ana.novak@example.si"
     assert f"[#{world.supplier_ticket_number}]" in sent["Subject"]
 
+    await page.screenshot(path=str(ARTIFACTS / "ticket.png"), full_page=True)
     await page.select_option("#resolution", "answered")
     await page.click("#close-ticket")
     await expect(page.locator("#ticket-status")).to_have_text("zaključen")
