@@ -42,5 +42,5 @@ clean:
 # Extract the workspace's texts and merge them into each language's catalogue.
 messages: install
 	mkdir -p var
-	$(VENV)/bin/pybabel extract -F agent_ui/babel.cfg -k gettext -o var/messages.pot agent_ui customer_view
-	$(VENV)/bin/pybabel update -i var/messages.pot -d agent_ui/locale --no-location --width 88
+	$(VENV)/bin/pybabel extract -F agent_ui/babel.cfg -k gettext --no-location -o var/messages.pot agent_ui customer_view
+	$(VENV)/bin/pybabel update -i var/messages.pot -d agent_ui/locale --no-fuzzy-matching --width 88 --ignore-obsolete
