@@ -7,7 +7,8 @@ from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from agent_ui.push import push_to_agent
-from interactions.models import Employee, Ticket
+from interactions.models import Activity, ActivityState, Channel, Employee, Ticket
+from interactions.types import utcnow
 from tests.agent_ui import factories
 from tests.e2e.conftest import ARTIFACTS, Server, stik_command
 
@@ -43,6 +44,25 @@ async def employee_id(server: Server, login: str) -> int:
         return (await db.scalar(select(Employee.id).where(Employee.login == login))) or 0
 
 
+async def phone_call(server: Server, partner_id: int) -> int:
+    async with server.store.sessions() as db, db.begin():
+        call = Activity(
+            channel=Channel.PHONE,
+            external_id="CA-e2e",
+            occurred_at=utcnow(),
+            legal_entity="supplier",
+            partner_id=partner_id,
+            duration_seconds=0,
+            state=ActivityState.PROCESSED,
+            match_reasons=[],
+            match_candidates=[],
+            meta={},
+        )
+        db.add(call)
+        await db.flush()
+        return call.id
+
+
 async def sign_in(page: object, server: Server, login: str) -> None:
     await page.goto(f"{server.url}/login")  # type: ignore[attr-defined]
     await page.fill("input[name=login]", login)  # type: ignore[attr-defined]
@@ -68,12 +88,13 @@ async def test_an_agents_shift(server: Server, browser: Browser) -> None:
     await expect(page.locator("#presence")).to_have_class("presence state-available")
 
     # A call: the phone channel pushes a screen-pop from another process (node).
+    call_id = await phone_call(server, world.partner_id)
     await push_to_agent(
         server.store,
         ana,
         "screen_pop",
         {
-            "activity_id": 0,
+            "activity_id": call_id,
             "caller": "+386 41 123 456",
             "candidates": [
                 {"partner_id": world.partner_id, "name": "Ana Novak", "metering_point": "3-345341"}
@@ -81,7 +102,15 @@ async def test_an_agents_shift(server: Server, browser: Browser) -> None:
         },
     )
     await expect(page.locator("#call a.pop-partner")).to_have_text("Ana Novak", timeout=1000)
+    await page.fill("#wrap-up textarea[name=notes]", "Stranka sporoča stanje števca.")
+    await page.check("#wrap-up input[name=follow_up]")
     await page.screenshot(path=str(ARTIFACTS / "workspace.png"), full_page=True)
+    await page.click("#wrap-up button")
+    await expect(page.locator("#wrap-up .result")).to_contain_text("Zaključek shranjen")
+    await expect(page.locator("#my-tickets")).to_contain_text("Stranka sporoča stanje števca.")
+    async with server.store.sessions() as db:
+        call = await db.get_one(Activity, call_id)
+    assert call.meta["wrap_up"]["outcome"] == "resolved" and call.ticket_id is not None
 
     # Search by metering point, results as you type.
     await page.fill("#search", "3-345341")
