@@ -19,6 +19,7 @@ class MailSender(Protocol):
         """Send `message` or raise; returning means it was accepted for delivery."""
 
 
+# TODO(#9): the email channel's SMTP sender (aiosmtplib) replaces this default.
 class EmlOutbox:
     """Writes each message as an .eml file into a folder (`<data dir>/outbox`)."""
 

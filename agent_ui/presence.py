@@ -19,6 +19,7 @@ from interactions.types import utcnow
 log = structlog.get_logger(__name__)
 
 
+# TODO(#9): routing takes presence over, with grace periods and re-routing on offline.
 class PresenceState(StrEnum):
     AVAILABLE = "available"
     BREAK = "break"

@@ -28,6 +28,8 @@ from interactions.types import utcnow
 
 log = structlog.get_logger(__name__)
 
+# TODO(#9): `stik call` and the phone webhooks push screen-pops once the phone channel
+# exists; until then only tests (and other nodes) call push_to_agent.
 PUSH_EVENT = "agent.push"
 #: NOTIFY carries at most 8000 bytes; larger payloads are read from the table instead.
 MAX_INLINE_PAYLOAD = 6000

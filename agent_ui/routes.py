@@ -530,6 +530,8 @@ async def team_page(request: web.Request) -> web.Response:
     )
 
 
+# TODO(#9): pages for administrators to edit reply templates, queues and SLA policies;
+# templates are seeded by migration 0008 and edited in the database until then.
 @page(Permission.MANAGE_USERS)
 async def users_page(request: web.Request) -> web.Response:
     user = current_user(request)

@@ -310,6 +310,8 @@ def add_note(db: AsyncSession, user: User, ticket: Ticket, text: str) -> None:
 
 def close(db: AsyncSession, user: User, ticket: Ticket, code: str, note: str | None = None) -> None:
     """Close the ticket with a resolution code (and an optional closing note)."""
+    # TODO(#9): the resolution code lives in the close event; a Ticket column would serve
+    # reports better once the core model has one.
     try:
         resolution = Resolution(code)
     except ValueError:
