@@ -6,7 +6,7 @@ NODE_STAMP := node_modules/.install-stamp
 STIK := $(VENV)/bin/stik
 DEMO_PARTNERS ?= 2000
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean messages
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -38,3 +38,9 @@ bench: install
 
 clean:
 	rm -rf $(VENV) node_modules
+
+# Extract the workspace's texts and merge them into each language's catalogue.
+messages: install
+	mkdir -p var
+	$(VENV)/bin/pybabel extract -F agent_ui/babel.cfg -k gettext --no-location -o var/messages.pot agent_ui customer_view
+	$(VENV)/bin/pybabel update -i var/messages.pot -d agent_ui/locale --no-fuzzy-matching --width 88 --ignore-obsolete

@@ -12,6 +12,7 @@ import channels.fax
 import channels.post
 import channels.visit
 import channels.web
+from agent_ui.routes import setup as setup_agent_ui
 from interactions import schema
 from interactions.db import plain_dsn
 from interactions.events import PostgresRelay
@@ -68,6 +69,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     if store is None:
         app.on_cleanup.append(close_store)
     app.cleanup_ctx.append(event_relay)
+    setup_agent_ui(app)
     return app
 
 

@@ -125,6 +125,7 @@ def stats(ctx: Context, as_json: bool) -> None:
 
 
 # Commands defined by the packages (one line each; keep alphabetical).
+from agent_ui.cli import users  # noqa: E402
 from channels.post.cli import post  # noqa: E402
 from interactions.commands import demo_data, import_group  # noqa: E402
 from interactions.triage.cli import triage  # noqa: E402
@@ -133,3 +134,4 @@ main.add_command(demo_data)
 main.add_command(import_group)
 main.add_command(post)
 main.add_command(triage)
+main.add_command(users)

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+import agent_ui.models  # noqa: F401  (so that _empty sees the workspace's tables)
 from interactions import schema
 from interactions.models import Base
 from interactions.store import Store
@@ -27,7 +28,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 TEST_DATABASE = os.environ.get("STIK_TEST_DATABASE", "stik_test")
 
 #: Tables whose rows the migrations seed; emptying between tests keeps them.
-SEEDED_TABLES = frozenset({"legal_entity", "triage_category", "triage_rule"})
+SEEDED_TABLES = frozenset({"legal_entity", "reply_template", "triage_category", "triage_rule"})
 
 
 def require_all() -> bool:

@@ -5,6 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import agent_ui.models  # noqa: F401  (the workspace's tables)
 import channels.web.models  # noqa: F401  (the web form's tables)
 import interactions.triage.models  # noqa: F401  (registers the triage tables)
 from interactions.db import create_engine

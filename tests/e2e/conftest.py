@@ -1,17 +1,30 @@
-"""Browser fixtures: Debian's Chromium driven by Playwright, and Stik on a free port."""
+"""Browser fixtures: Debian's Chromium via Playwright, and Stik on a free port.
 
+`server` is a real `stik serve` subprocess on the PostgreSQL test database, so that
+events the test publishes from its own process reach the server's pages over
+LISTEN/NOTIFY, as another node's would. `live_stik` serves the test's own store
+in-process.
+"""
+
+import os
 import socket
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
 
+from interactions.db import plain_dsn
+from interactions.events import PostgresRelay
 from interactions.store import Store
 from stik.app import create_app
 from stik.config import Settings
-from tests.conftest import missing
+from tests.conftest import _empty, missing, postgres_url
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -22,40 +35,96 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+ARTIFACTS = Path(os.environ.get("STIK_E2E_ARTIFACTS", Path(__file__).parents[2] / "var" / "e2e"))
+
+
+def stik_command() -> list[str]:
+    return [sys.executable, "-m", "stik"]
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
-def chromium_installed() -> bool:
-    return CHROMIUM.exists()
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    data_dir: Path
+    store: Store
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    """A headless Chromium; never downloaded, the system's own."""
+async def e2e_store() -> AsyncIterator[Store]:
+    """The test's own node: its events reach the server over LISTEN/NOTIFY."""
+    url = await postgres_url()
+    store = Store.open(url)
+    await _empty(store)
+    relay = PostgresRelay(store.bus, plain_dsn(url))
+    await relay.start()
+    yield store
+    await relay.close()
+    await store.close()
+
+
+@pytest.fixture
+def server(e2e_store: Store, tmp_path: Path) -> Iterator[Server]:
+    """`stik serve` in its own process, ready when /readyz says so."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "STIK_DATABASE_URL": e2e_store.engine.url.render_as_string(hide_password=False),
+        "STIK_DATA_DIR": str(tmp_path / "data"),
+        "STIK_LOG_LEVEL": "warning",
+    }
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [*stik_command(), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
     try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        missing("playwright is not installed")
-    if not chromium_installed():
-        missing("Debian chromium is not installed (apt-get install chromium)")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((tmp_path / "serve.log").read_text()[-3000:])
+            time.sleep(0.2)
+        yield Server(url, env, tmp_path / "data", e2e_store)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        missing("Debian's chromium is not installed (/usr/bin/chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        launched = await playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
         )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+        yield launched
+        await launched.close()
 
 
 @pytest.fixture
 async def live_stik(store: Store, tmp_path: Path) -> AsyncIterator[str]:
-    """Stik serving the given store on a free loopback port; yields its base URL."""
+    """Stik serving the given store in this process on a free port; yields its base URL."""
     settings = Settings(data_dir=tmp_path, extra={"post": {"watch": False}})
     runner = web.AppRunner(create_app(settings, store=store))
     await runner.setup()

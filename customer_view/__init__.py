@@ -1,0 +1,1 @@
+"""The single view of one partner, as data and as an HTML fragment."""
