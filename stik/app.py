@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from interactions import schema
 from interactions.store import Store
+from routing import tasks as routing_tasks
 from stik.config import Settings
 
 log = structlog.get_logger(__name__)
@@ -45,6 +46,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app[STORE] = store or Store.open(settings.effective_database_url)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    routing_tasks.setup(app)
 
     async def close_store(app: web.Application) -> None:
         await app[STORE].close()

@@ -27,7 +27,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 TEST_DATABASE = os.environ.get("STIK_TEST_DATABASE", "stik_test")
 
 #: Tables whose rows the migrations seed; emptying between tests keeps them.
-SEEDED_TABLES = frozenset({"legal_entity"})
+SEEDED_TABLES = frozenset({"legal_entity", "calendar", "sla_policy"})
 
 
 def require_all() -> bool:

@@ -5,6 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import routing.models  # noqa: F401  (routing's tables share the metadata)
 from interactions.db import create_engine
 from interactions.models import Base
 
