@@ -11,7 +11,7 @@ only with no call and at most `max_written_on_call` tickets, and a ticket only b
 `max_written` (or below `max_written_on_call` during a call).
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -88,6 +88,7 @@ class TaskView:
     kind: str
     legal_entity: str
     created_at: datetime
+    queue_id: int | None = None
     priority: int = 3
     due_at: datetime | None = None
     required_skills: dict[str, int] = field(default_factory=dict)
@@ -182,6 +183,23 @@ def rank_agents(task: TaskView, queue: QueueView, agents: Iterable[AgentView]) -
         return (preferred, skill, agent.idle_since, agent.load, agent.id)
 
     return sorted(fit, key=key)
+
+
+def pick(
+    tasks: Iterable[TaskView],
+    agents: Sequence[AgentView],
+    queue_of: Callable[[TaskView], QueueView],
+) -> tuple[TaskView, AgentView] | None:
+    """The decision: the first task in line that some agent may take, and its best agent.
+
+    `tasks` come in line order (see `task_sort_key`); a task no free agent fits does
+    not hold up the ones behind it.
+    """
+    for task in tasks:
+        ranked = rank_agents(task, queue_of(task), agents)
+        if ranked:
+            return task, ranked[0]
+    return None
 
 
 def overflow_level(queue: QueueView, waited_s: float) -> int:

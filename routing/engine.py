@@ -35,7 +35,7 @@ from routing.assignment import (
     QueueView,
     TaskView,
     capacity_limits,
-    rank_agents,
+    pick,
 )
 from routing.models import (
     AWAY,
@@ -306,43 +306,40 @@ class RoutingEngine:
             .with_for_update(skip_locked=True)
         )
         for offset in range(0, SCAN_LIMIT, PAGE):
-            tasks = list((await session.execute(line.offset(offset))).scalars())
-            for task in tasks:
-                decision = await self._try_task(session, task, agents, now)
-                if decision is not None:
-                    return decision
-                if not agents:
-                    return None
-            if len(tasks) < PAGE:
+            rows = {t.id: t for t in (await session.execute(line.offset(offset))).scalars()}
+            views = [_task_view(t) for t in rows.values()]
+            while agents and (choice := pick(views, agents, self._queue_of)) is not None:
+                view, agent = choice
+                if await _reserve(session, agent.id, view.kind, now):
+                    return await self._apply(session, rows[view.id], agent.id, now)
+                agents.remove(agent)  # another node filled this agent meanwhile
+            if not agents or len(rows) < PAGE:
                 return None
         # TODO(#8): tasks beyond SCAN_LIMIT that only rare agents fit wait for the next pass.
         return None
 
-    async def _try_task(
-        self, session: AsyncSession, task: Task, agents: list[AgentView], now: datetime
-    ) -> Decision | None:
+    def _queue_of(self, task: TaskView) -> QueueView:
+        return self._queue(task.queue_id, task.legal_entity)
+
+    async def _apply(
+        self, session: AsyncSession, task: Task, agent_id: int, now: datetime
+    ) -> Decision:
         queue = self._queue(task.queue_id, task.legal_entity)
-        view = _task_view(task)
-        for agent in rank_agents(view, queue, agents):
-            if not await _reserve(session, agent.id, task.kind, now):
-                agents.remove(agent)  # another node filled this agent meanwhile
-                continue
-            task.agent_id = agent.id
-            if task.kind == TaskKind.CALL:
-                task.state = TaskState.OFFERED
-                task.offered_at = now
-                task.offer_expires_at = now + timedelta(seconds=queue.rules.ring_timeout_s)
-            else:
-                task.state = TaskState.ASSIGNED
-                task.assigned_at = now
-                await session.execute(
-                    update(Ticket).where(Ticket.id == task.ticket_id).values(assignee_id=agent.id)
-                )
-            task.next_overflow_at = None
-            session.add(TaskNote(task_id=task.id, at=now, event=task.state, agent_id=agent.id))
-            await session.flush()
-            return Decision(task.id, agent.id, task.kind, task.state)
-        return None
+        task.agent_id = agent_id
+        if task.kind == TaskKind.CALL:
+            task.state = TaskState.OFFERED
+            task.offered_at = now
+            task.offer_expires_at = now + timedelta(seconds=queue.rules.ring_timeout_s)
+        else:
+            task.state = TaskState.ASSIGNED
+            task.assigned_at = now
+            await session.execute(
+                update(Ticket).where(Ticket.id == task.ticket_id).values(assignee_id=agent_id)
+            )
+        task.next_overflow_at = None
+        session.add(TaskNote(task_id=task.id, at=now, event=task.state, agent_id=agent_id))
+        await session.flush()
+        return Decision(task.id, agent_id, task.kind, task.state)
 
     async def _announce(self, decision: Decision) -> None:
         event = "task.offered" if decision.state == TaskState.OFFERED else "task.assigned"
@@ -758,6 +755,7 @@ def _task_view(task: Task) -> TaskView:
         kind=task.kind,
         legal_entity=task.legal_entity,
         created_at=task.created_at,
+        queue_id=task.queue_id,
         priority=task.priority,
         due_at=task.due_at,
         required_skills=dict(task.required_skills or {}),
