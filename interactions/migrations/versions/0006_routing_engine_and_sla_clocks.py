@@ -383,18 +383,6 @@ def _seed_defaults() -> None:
 
 
 def downgrade() -> None:
-    codes = [p["code"] for p in _policies()]
-    op.execute(
-        sa.text("DELETE FROM sla_policy WHERE code IN :codes").bindparams(
-            sa.bindparam("codes", codes, expanding=True)
-        )
-    )
-    cal = [c["code"] for c in _calendars()]
-    op.execute(
-        sa.text("DELETE FROM calendar WHERE code IN :codes").bindparams(
-            sa.bindparam("codes", cal, expanding=True)
-        )
-    )
     with op.batch_alter_table("sla_policy", schema=None) as batch_op:
         batch_op.drop_column("warn_share")
         batch_op.drop_column("whole_days")
@@ -436,6 +424,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_agent_state_presence"))
 
     op.drop_table("agent_state")
+
+    _remove_defaults()
+
+
+def _remove_defaults() -> None:
+    """Delete the shipped calendars and policies; queues that used them keep none."""
+    for table, column, codes in (
+        ("calendar", "calendar_id", [c["code"] for c in _calendars()]),
+        ("sla_policy", "sla_policy_id", [p["code"] for p in _policies()]),
+    ):
+        chosen = sa.bindparam("codes", codes, expanding=True)
+        op.execute(
+            sa.text(
+                f"UPDATE queue SET {column} = NULL"
+                f" WHERE {column} IN (SELECT id FROM {table} WHERE code IN :codes)"
+            ).bindparams(chosen)
+        )
+        op.execute(sa.text(f"DELETE FROM {table} WHERE code IN :codes").bindparams(chosen))
 
 
 def _policies() -> list[dict]:
