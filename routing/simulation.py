@@ -10,7 +10,9 @@ agent while a call waits).
 
 import heapq
 import itertools
+import math
 import random
+import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -39,6 +41,8 @@ class SimResult:
     erlang_sl: float
     measured_asa_s: float
     erlang_asa_s: float
+    #: Standard error of the measured service level, by 20 batch means.
+    sl_stderr: float = 0.0
 
     @property
     def error_points(self) -> float:
@@ -249,4 +253,13 @@ async def simulate(
         erlang_sl=theory.service_level,
         measured_asa_s=sum(counted) / len(counted),
         erlang_asa_s=theory.asa_s,
+        sl_stderr=_batch_stderr([w <= ANSWER_TARGET_S for w in counted]),
     )
+
+
+def _batch_stderr(answered_in_time: list[bool], batches: int = 20) -> float:
+    size = len(answered_in_time) // batches
+    if size < 2:
+        return float("nan")
+    means = [sum(answered_in_time[b * size : (b + 1) * size]) / size for b in range(batches)]
+    return statistics.stdev(means) / math.sqrt(batches)

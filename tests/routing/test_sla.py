@@ -1,7 +1,5 @@
 """SLA clocks in the store: due times, pauses, warnings, breaches and notifications."""
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
@@ -9,7 +7,7 @@ from interactions import InboundContact, record_contact
 from interactions.models import Channel, Direction, SlaPolicy, Ticket, TicketStatus
 from interactions.store import Store
 from routing.engine import RoutingEngine
-from routing.models import ClockMetric, Notification, SlaClock, SlaRecord, Task
+from routing.models import ClockMetric, Notification, Presence, SlaClock, SlaRecord, Task
 from routing.sla import choose_policy
 from tests.routing.factories import add_agent, add_queue, add_ticket, local
 
@@ -130,8 +128,6 @@ async def test_warning_and_breach_notify_raise_priority_and_are_recorded_once(
     supervisor = await add_agent(store, org_unit="back_office", role="supervisor")
     elsewhere = await add_agent(store, org_unit="call_centre", role="supervisor")
     engine = RoutingEngine(store)
-    from routing.models import Presence
-
     await engine.set_presence(agent, Presence.AVAILABLE, now=local(2026, 3, 2, 8, 0))
     ticket_id = await add_ticket(store, local(2026, 3, 2, 8, 0), queue_id, priority=3)
     await engine.enqueue_ticket(ticket_id, local(2026, 3, 2, 8, 0))
