@@ -57,7 +57,9 @@ log = structlog.get_logger(__name__)
 
 #: Waiting tasks looked at per decision before the engine gives up for now.
 SCAN_LIMIT = 400
-PAGE = 25
+PAGE = 10
+#: SLA clocks fired per transaction of a sweep.
+SWEEP_BATCH = 500
 CACHE_SECONDS = 5.0
 LIVE_CHANNELS = ("phone", "visit")
 
@@ -333,9 +335,10 @@ class RoutingEngine:
         else:
             task.state = TaskState.ASSIGNED
             task.assigned_at = now
-            await session.execute(
-                update(Ticket).where(Ticket.id == task.ticket_id).values(assignee_id=agent_id)
-            )
+            if task.ticket_id is not None:
+                await session.execute(
+                    update(Ticket).where(Ticket.id == task.ticket_id).values(assignee_id=agent_id)
+                )
         task.next_overflow_at = None
         session.add(TaskNote(task_id=task.id, at=now, event=task.state, agent_id=agent_id))
         await session.flush()
@@ -585,10 +588,20 @@ class RoutingEngine:
         report.overflowed = await self._timer("overflow", self._overflow, now)
         report.wrap_ups_ended = await self._timer("wrap_up", self._end_wrap_ups, now)
         report.returned = await self._timer("away", self._away_returns, now)
-        report.warnings = await self._timer("sla_warning", self._sla_warnings, now)
-        report.breaches = await self._timer("sla_breach", self._sla_breaches, now)
+        # Breaches first: a clock found past due is breached, not warned as well.
+        report.breaches = await self._repeat("sla_breach", self._sla_breaches, now)
+        report.warnings = await self._repeat("sla_warning", self._sla_warnings, now)
         report.decisions = await self.dispatch(now)
         return report
+
+    async def _repeat(self, name: str, work: Any, now: datetime) -> int:
+        """Run a batched timer until a batch comes back short."""
+        total = 0
+        while True:
+            fired = await self._timer(name, work, now)
+            total += fired
+            if fired < SWEEP_BATCH:
+                return total
 
     async def _timer(self, name: str, work: Any, now: datetime) -> int:
         async with self.store.sessions() as session, session.begin():
@@ -879,12 +892,12 @@ async def _requeue(session: AsyncSession, task: Task, now: datetime, note: str) 
 
 
 async def _fire(session: AsyncSession, kind: str, at: Any, done: Any, now: datetime) -> int:
+    """Fire the due clocks of one kind, a bounded batch per transaction."""
     clocks = await session.execute(
         select(SlaClock)
         .where(SlaClock.state == ClockState.RUNNING, at <= now, done.is_(None))
+        .order_by(at)
+        .limit(SWEEP_BATCH)
         .with_for_update(skip_locked=True)
     )
-    count = 0
-    for clock in clocks.scalars():
-        count += await sla.fire_clock(session, clock, kind, now)
-    return count
+    return await sla.fire_clocks(session, list(clocks.scalars()), kind, now)

@@ -120,7 +120,7 @@ class Task(Base):
 
     __table_args__ = (
         # The waiting line, in the default order of the assignment policy.
-        Index("ix_routing_task_line", "state", "priority", "due_at", "created_at"),
+        Index("ix_routing_task_line", "state", "priority", "due_at", "created_at", "id"),
         Index("ix_routing_task_offer_expires_at", "offer_expires_at"),
         Index("ix_routing_task_next_overflow_at", "next_overflow_at"),
         Index("ix_routing_task_ticket_id", "ticket_id"),

@@ -386,11 +386,62 @@ async def start_next_response(session: AsyncSession, ticket: Ticket, now: dateti
     return True
 
 
-async def fire_clock(session: AsyncSession, clock: SlaClock, kind: str, now: datetime) -> bool:
-    """Record a warning or breach of `clock` once; notify and raise the priority."""
-    ticket = await session.get(Ticket, clock.ticket_id)
-    if ticket is None:
-        return False
+async def fire_clocks(
+    session: AsyncSession, clocks: list[SlaClock], kind: str, now: datetime
+) -> int:
+    """Record a warning or breach of each clock once; notify and raise the priorities."""
+    ticket_ids = {clock.ticket_id for clock in clocks}
+    tickets = {
+        t.id: t
+        for t in (await session.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)))).scalars()
+    }
+    supervisors: dict[tuple[str, int | None], list[int]] = {}
+    raised: set[int] = set()
+    for clock in clocks:
+        ticket = tickets.get(clock.ticket_id)
+        if ticket is None:
+            continue
+        session.add(_mark(clock, ticket, kind, now))
+        if ticket.id not in raised:
+            ticket.priority = max(1, ticket.priority - 1)
+            raised.add(ticket.id)
+
+        key = (ticket.legal_entity, ticket.queue_id)
+        if key not in supervisors:
+            supervisors[key] = await _supervisors(session, ticket)
+        recipients = list(supervisors[key])
+        if ticket.assignee_id is not None and ticket.assignee_id not in recipients:
+            recipients.insert(0, ticket.assignee_id)
+        text = _notice(kind, clock, ticket)
+        details = {"metric": clock.metric, "due_at": _iso(clock.due_at)}
+        session.add_all(
+            Notification(
+                employee_id=employee_id,
+                channel=channel,
+                kind=f"sla.{kind}",
+                ticket_id=ticket.id,
+                text=text,
+                created_at=now,
+                details=details,
+            )
+            for employee_id in recipients
+            for channel in ("ui", "email")
+        )
+    await session.flush()
+
+    # The waiting or held tasks of these tickets move up with them.
+    await session.execute(
+        update(Task)
+        .where(Task.ticket_id.in_(raised), Task.state.in_((TaskState.QUEUED, TaskState.ASSIGNED)))
+        .values(
+            priority=select(Ticket.priority).where(Ticket.id == Task.ticket_id).scalar_subquery()
+        )
+    )
+    log.info("sla_fired", kind=kind, clocks=len(clocks), tickets=len(raised))
+    return len(clocks)
+
+
+def _mark(clock: SlaClock, ticket: Ticket, kind: str, now: datetime) -> SlaRecord:
     if kind == "warning":
         clock.warned_at = now
     else:
@@ -398,45 +449,20 @@ async def fire_clock(session: AsyncSession, clock: SlaClock, kind: str, now: dat
         clock.warned_at = clock.warned_at or now
         if clock.metric not in (ticket.breaches or []):
             ticket.breaches = [*(ticket.breaches or []), clock.metric]
-    session.add(
-        SlaRecord(
-            ticket_id=ticket.id,
-            metric=clock.metric,
-            kind=kind,
-            at=now,
-            due_at=clock.due_at,
-            queue_id=ticket.queue_id,
-            assignee_id=ticket.assignee_id,
-            legal_entity=ticket.legal_entity,
-        )
+    return SlaRecord(
+        ticket_id=ticket.id,
+        metric=clock.metric,
+        kind=kind,
+        at=now,
+        due_at=clock.due_at,
+        queue_id=ticket.queue_id,
+        assignee_id=ticket.assignee_id,
+        legal_entity=ticket.legal_entity,
     )
 
-    ticket.priority = max(1, ticket.priority - 1)
-    await session.execute(
-        update(Task)
-        .where(Task.ticket_id == ticket.id, Task.state.in_((TaskState.QUEUED, TaskState.ASSIGNED)))
-        .values(priority=ticket.priority)
-    )
-    for employee_id in await _recipients(session, ticket):
-        text = _notice(kind, clock, ticket)
-        for channel in ("ui", "email"):
-            session.add(
-                Notification(
-                    employee_id=employee_id,
-                    channel=channel,
-                    kind=f"sla.{kind}",
-                    ticket_id=ticket.id,
-                    text=text,
-                    created_at=now,
-                    details={"metric": clock.metric, "due_at": _iso(clock.due_at)},
-                )
-            )
-    log.info("sla_fired", kind=kind, ticket_id=ticket.id, metric=clock.metric)
-    return True
 
-
-async def _recipients(session: AsyncSession, ticket: Ticket) -> list[int]:
-    """The assignee and the supervisors of the ticket's legal entity (and queue's unit)."""
+async def _supervisors(session: AsyncSession, ticket: Ticket) -> list[int]:
+    """The supervisors of the ticket's legal entity and of its queue's org unit."""
     query = select(Employee.id).where(
         Employee.role == "supervisor",
         Employee.active.is_(True),
@@ -445,10 +471,7 @@ async def _recipients(session: AsyncSession, ticket: Ticket) -> list[int]:
     queue = await session.get(Queue, ticket.queue_id) if ticket.queue_id else None
     if queue is not None:
         query = query.where(Employee.org_unit == queue.org_unit)
-    ids = list((await session.execute(query.order_by(Employee.id))).scalars())
-    if ticket.assignee_id is not None and ticket.assignee_id not in ids:
-        ids.insert(0, ticket.assignee_id)
-    return ids
+    return list((await session.execute(query.order_by(Employee.id))).scalars())
 
 
 def _notice(kind: str, clock: SlaClock, ticket: Ticket) -> str:

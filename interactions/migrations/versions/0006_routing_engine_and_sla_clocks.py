@@ -264,7 +264,9 @@ def upgrade() -> None:
     with op.batch_alter_table("routing_task", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_routing_task_agent_id"), ["agent_id"], unique=False)
         batch_op.create_index(
-            "ix_routing_task_line", ["state", "priority", "due_at", "created_at"], unique=False
+            "ix_routing_task_line",
+            ["state", "priority", "due_at", "created_at", "id"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_routing_task_next_overflow_at", ["next_overflow_at"], unique=False
