@@ -255,8 +255,18 @@ class RoutingEngine:
         return decisions
 
     async def _free_agents(self, session: AsyncSession) -> list[AgentView]:
+        """Agents with a routable presence and room for a call or a ticket."""
         rows = await session.execute(
-            select(AgentState).where(
+            select(
+                AgentState.employee_id,
+                AgentState.presence,
+                AgentState.idle_since,
+                AgentState.calls,
+                AgentState.written,
+                AgentState.max_calls,
+                AgentState.max_written,
+                AgentState.max_written_on_call,
+            ).where(
                 AgentState.presence.in_((Presence.AVAILABLE, Presence.BUSY, Presence.WRAP_UP)),
                 or_(
                     and_(
@@ -268,25 +278,25 @@ class RoutingEngine:
             )
         )
         agents = []
-        for state in rows.scalars():
-            profile = self._agents.get(state.employee_id)
+        for agent_id, presence, idle, calls, written, max_calls, max_written, on_call in rows:
+            profile = self._agents.get(agent_id)
             if profile is None:
                 continue
             entity, unit, skills, languages = profile
             agents.append(
                 AgentView(
-                    id=state.employee_id,
+                    id=agent_id,
                     legal_entity=entity,
                     org_unit=unit,
                     skills=skills,
                     languages=languages,
-                    presence=state.presence,
-                    idle_since=state.idle_since,
-                    calls=state.calls,
-                    written=state.written,
-                    max_calls=state.max_calls,
-                    max_written=state.max_written,
-                    max_written_on_call=state.max_written_on_call,
+                    presence=presence,
+                    idle_since=idle,
+                    calls=calls,
+                    written=written,
+                    max_calls=max_calls,
+                    max_written=max_written,
+                    max_written_on_call=on_call,
                 )
             )
         return agents
