@@ -4,7 +4,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from interactions.models import Ticket, TicketStatus
+from interactions import InboundContact, record_contact
+from interactions.models import Channel, Ticket, TicketStatus
 from interactions.store import Store
 from routing.engine import RoutingEngine
 from routing.models import AgentState, Presence, Task, TaskNote, TaskState
@@ -222,3 +223,31 @@ async def test_a_restarted_engine_fires_the_timers_of_the_old_one(store: Store) 
     assert report.offers_expired == 1
     assert (await task_row(store, call)).agent_id == other
     assert report.breaches == 1  # the ticket's first response (1 business day)
+
+
+async def test_live_call_recorded_by_the_phone_adapter_rings_an_agent(store: Store) -> None:
+    engine, queue_id = await call_centre(store)
+    agent = await add_agent(store, skills={"phone": 1})
+    await engine.set_presence(agent, Presence.AVAILABLE)
+    store.bus.subscribe("activity.recorded", engine.on_event)
+    offered: list[dict] = []
+
+    async def keep(event: str, payload: dict) -> None:
+        offered.append(payload)
+
+    store.bus.subscribe("task.offered", keep)
+    await record_contact(
+        store,
+        InboundContact(
+            channel=Channel.PHONE,
+            external_id="CA-live-1",
+            occurred_at=T0,
+            sender_address="+38612345678",
+            meta={"live": True},
+        ),
+    )
+
+    assert [p["agent_id"] for p in offered] == [agent]
+    async with store.sessions() as session:
+        call = await session.get_one(Task, offered[0]["task_id"])
+    assert (call.kind, call.queue_id, call.state) == ("call", queue_id, TaskState.OFFERED)
