@@ -26,7 +26,15 @@ import structlog
 from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from interactions.models import Activity, Employee, Partner, Queue, Ticket, TicketStatus
+from interactions.models import (
+    Activity,
+    Employee,
+    Partner,
+    Queue,
+    SlaPolicy,
+    Ticket,
+    TicketStatus,
+)
 from interactions.store import Store
 from interactions.types import utcnow
 from routing import sla
@@ -526,7 +534,7 @@ class RoutingEngine:
     ) -> None:
         """Apply a ticket's new status to its clocks and task."""
         now = now or utcnow()
-        reopen_for: int | None = None
+        reopened, previous = False, None
         async with self.store.sessions() as session, session.begin():
             ticket = await session.get(Ticket, ticket_id, with_for_update=True)
             if ticket is None:
@@ -539,8 +547,10 @@ class RoutingEngine:
                     await sla.resume_clocks(session, ticket, now)
                     await sla.start_next_response(session, ticket, now)
                 elif was in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+                    # TODO(#8): a reopened ticket gets a task but no fresh resolution
+                    # clock; the policy for reopened work is not decided yet.
                     ticket.resolved_at = ticket.closed_at = None
-                    reopen_for = ticket.assignee_id or -1
+                    reopened, previous = True, ticket.assignee_id
             else:
                 metrics = list(ClockMetric)
                 await sla.meet_clocks(session, ticket, now, *metrics)
@@ -560,9 +570,8 @@ class RoutingEngine:
         if status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
             for task_id in open_tasks:
                 await self.complete(task_id, now)
-        if reopen_for is not None:
-            preferred = reopen_for if reopen_for > 0 else None
-            await self.enqueue_ticket(ticket_id, now, preferred_agent_id=preferred)
+        if reopened:
+            await self.enqueue_ticket(ticket_id, now, preferred_agent_id=previous)
             await self.dispatch(now)
         elif status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
             await self.dispatch(now)
@@ -795,8 +804,6 @@ def _next_overflow(rules: QueueRules, level: int, since: datetime) -> datetime |
 
 
 async def _answer_target(session: AsyncSession, queue_id: int | None) -> float:
-    from interactions.models import SlaPolicy
-
     if queue_id is not None:
         seconds = await session.scalar(
             select(SlaPolicy.answer_target_seconds)
