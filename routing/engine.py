@@ -86,6 +86,7 @@ class SweepReport:
     overflowed: int = 0
     wrap_ups_ended: int = 0
     returned: int = 0
+    adopted: int = 0
     warnings: int = 0
     breaches: int = 0
     decisions: list[Decision] = field(default_factory=list)
@@ -410,19 +411,21 @@ class RoutingEngine:
                 .values(touched_at=now)
             )
 
-    async def complete(self, task_id: int, now: datetime | None = None) -> bool:
-        """The call ended or the ticket was done; the agent's capacity is free again."""
+    async def complete(
+        self, task_id: int, now: datetime | None = None, outcome: str = TaskState.DONE
+    ) -> bool:
+        """The call ended (or was abandoned) or the ticket was done; capacity is free again."""
         now = now or utcnow()
         async with self.store.sessions() as session, session.begin():
             task = await session.get(Task, task_id, with_for_update=True)
             if task is None or task.state not in OPEN_TASK_STATES:
                 return False
             agent_id, state = task.agent_id, task.state
-            task.state, task.ended_at = TaskState.DONE, now
+            task.state, task.ended_at = outcome, now
             if agent_id is not None and state != TaskState.QUEUED:
                 await self._end_work(session, task, agent_id, now)
-            session.add(TaskNote(task_id=task_id, at=now, event="done", agent_id=agent_id))
-        await self.store.bus.publish("task.done", {"task_id": task_id})
+            session.add(TaskNote(task_id=task_id, at=now, event=outcome, agent_id=agent_id))
+        await self.store.bus.publish("task.done", {"task_id": task_id, "outcome": outcome})
         return True
 
     async def _end_work(
@@ -469,7 +472,7 @@ class RoutingEngine:
                 requeued = await self._return_calls(session, agent_id, presence, now)
             await self._refresh(session, force=True)
             if presence in AWAY:
-                requeued += await self._return_tickets(session, agent_id, now, grace_only=True)
+                requeued += await self._return_tickets(session, agent_id, now)
         log.info("agent_presence", agent_id=agent_id, presence=presence, requeued=requeued)
         if presence not in AWAY or requeued:
             await self.dispatch(now)
@@ -494,7 +497,7 @@ class RoutingEngine:
         return count
 
     async def _return_tickets(
-        self, session: AsyncSession, agent_id: int | None, now: datetime, grace_only: bool = False
+        self, session: AsyncSession, agent_id: int | None, now: datetime
     ) -> int:
         """Return untouched tickets of away agents whose queue's grace period has passed."""
         query = (
@@ -603,6 +606,7 @@ class RoutingEngine:
         """Fire every timer that is due: ring timeouts, overflow, wrap-up, returns, SLA."""
         now = now or utcnow()
         report = SweepReport()
+        report.adopted = await self._adopt_tickets(now)
         report.offers_expired = await self._timer("offers", self._expire_offers, now)
         report.overflowed = await self._timer("overflow", self._overflow, now)
         report.wrap_ups_ended = await self._timer("wrap_up", self._end_wrap_ups, now)
@@ -621,6 +625,31 @@ class RoutingEngine:
             total += fired
             if fired < SWEEP_BATCH:
                 return total
+
+    async def _adopt_tickets(self, now: datetime) -> int:
+        """Enqueue new tickets that never got a task (their node stopped before routing)."""
+        async with self.store.sessions() as session:
+            has_task = select(Task.id).where(Task.ticket_id == Ticket.id).exists()
+            orphans = list(
+                (
+                    await session.execute(
+                        select(Ticket.id)
+                        .where(
+                            Ticket.status == TicketStatus.NEW,
+                            Ticket.assignee_id.is_(None),
+                            ~has_task,
+                        )
+                        .order_by(Ticket.id)
+                        .limit(SWEEP_BATCH)
+                    )
+                ).scalars()
+            )
+        adopted = 0
+        for ticket_id in orphans:
+            adopted += await self.enqueue_ticket(ticket_id, now) is not None
+        if adopted:
+            log.info("tickets_adopted", count=adopted)
+        return adopted
 
     async def _timer(self, name: str, work: Any, now: datetime) -> int:
         async with self.store.sessions() as session, session.begin():

@@ -210,6 +210,11 @@ async def test_a_restarted_engine_fires_the_timers_of_the_old_one(store: Store) 
     await engine.dispatch(T0)
     ticket = await add_ticket(store, T0, None)
     await engine.enqueue_ticket(ticket, T0)
+    # A ticket opened by a node that stopped before it could route it.
+    orphan = await record_contact(
+        store,
+        InboundContact(channel=Channel.EMAIL, external_id="<lost@example.si>", occurred_at=T0),
+    )
 
     url = store.engine.url.render_as_string(hide_password=False)
     reopened = Store.open(url)
@@ -221,8 +226,16 @@ async def test_a_restarted_engine_fires_the_timers_of_the_old_one(store: Store) 
         await reopened.close()
 
     assert report.offers_expired == 1
+    assert report.adopted == 1
     assert (await task_row(store, call)).agent_id == other
-    assert report.breaches == 1  # the ticket's first response (1 business day)
+    assert report.breaches == 2  # both tickets' first responses (1 business day)
+    async with store.sessions() as session:
+        adopted = await session.scalar(
+            select(Task.id)
+            .join(Ticket, Ticket.id == Task.ticket_id)
+            .where(Ticket.number == orphan.ticket_number)
+        )
+    assert adopted is not None
 
 
 async def test_live_call_recorded_by_the_phone_adapter_rings_an_agent(store: Store) -> None:
@@ -251,3 +264,19 @@ async def test_live_call_recorded_by_the_phone_adapter_rings_an_agent(store: Sto
     async with store.sessions() as session:
         call = await session.get_one(Task, offered[0]["task_id"])
     assert (call.kind, call.queue_id, call.state) == ("call", queue_id, TaskState.OFFERED)
+
+
+async def test_caller_hanging_up_while_ringing_frees_the_agent(store: Store) -> None:
+    engine, queue_id = await call_centre(store)
+    agent = await add_agent(store, skills={"phone": 1})
+    await engine.set_presence(agent, Presence.AVAILABLE, now=T0)
+    first = await engine.enqueue_call("supplier", queue_id, now=T0)
+    second = await engine.enqueue_call("supplier", queue_id, now=T0 + timedelta(seconds=1))
+    await engine.dispatch(T0 + timedelta(seconds=1))
+
+    assert await engine.complete(first, T0 + timedelta(seconds=4), outcome=TaskState.ABANDONED)
+    await engine.dispatch(T0 + timedelta(seconds=4))
+
+    assert (await task_row(store, first)).state == TaskState.ABANDONED
+    assert (await task_row(store, second)).agent_id == agent
+    assert not await engine.complete(first, T0 + timedelta(seconds=5))
