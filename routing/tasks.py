@@ -7,6 +7,7 @@ database; several nodes on PostgreSQL share the work (see routing.engine).
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 
 import structlog
@@ -33,14 +34,25 @@ async def run_sweeps(engine: RoutingEngine, every: float = SWEEP_SECONDS) -> Non
 
 
 def setup(app: web.Application) -> None:
-    """Start the routing engine with the app and stop it on cleanup."""
-    from stik.app import STORE
+    """Start the routing engine with the app and stop it on cleanup.
 
+    `routing = "off"` in the config file (or STIK_ROUTING=off) leaves the engine out,
+    for a node that should only serve pages while others route.
+    """
+    from stik.app import SETTINGS, STORE
+
+    switch = os.environ.get("STIK_ROUTING") or str(app[SETTINGS].extra.get("routing", "on"))
+    if switch.lower() in ("off", "false", "0", "no"):
+        log.info("routing_engine_off")
+        return
     store = app[STORE]
     engine = RoutingEngine(store)
     app[ENGINE] = engine
     store.bus.subscribe("ticket.opened", engine.on_event)
     store.bus.subscribe("activity.recorded", engine.on_event)
+    if store.dialect == "sqlite":
+        # SQLite serialises writers: one node routes; several nodes need PostgreSQL.
+        log.info("routing_single_node", database="sqlite")
 
     async def engine_context(app: web.Application) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(run_sweeps(engine))

@@ -46,3 +46,9 @@ async def test_email_recorded_while_app_runs_is_assigned_with_sla_due_times(
     assert ticket.assignee_id == agent
     assert ticket.first_response_due == local(2026, 3, 3, 9, 0)
     assert ticket.resolution_due == local(2026, 3, 12, 9, 0)
+
+
+async def test_a_node_can_leave_routing_to_others(store: Store, tmp_path) -> None:
+    app = create_app(Settings(data_dir=tmp_path, extra={"routing": "off"}), store=store)
+
+    assert ENGINE not in app
