@@ -196,6 +196,21 @@ def explain(calendar: BusinessCalendar, start: datetime, due: datetime) -> list[
     return calendar.skipped_days(start, due)
 
 
+async def explain_ticket(session: AsyncSession, ticket_id: int) -> dict[str, list[SkippedDay]]:
+    """For each clock of a ticket, the days its clock skipped, for the ticket page."""
+    clocks = await session.execute(
+        select(SlaClock).where(SlaClock.ticket_id == ticket_id).order_by(SlaClock.id)
+    )
+    explained = {}
+    for clock in clocks.scalars():
+        if clock.due_at is None or not clock.counting.startswith("business"):
+            explained[clock.metric] = []
+            continue
+        _, calendar = await load_calendar(session, clock.calendar_id)
+        explained[clock.metric] = calendar.skipped_days(clock.started_at, clock.due_at)
+    return explained
+
+
 async def load_calendar(
     session: AsyncSession, calendar_id: int | None
 ) -> tuple[int | None, BusinessCalendar]:
@@ -351,7 +366,6 @@ async def start_next_response(session: AsyncSession, ticket: Ticket, now: dateti
             )
         )
     ).scalar_one_or_none()
-    policy = None
     first = (
         await session.execute(
             select(SlaClock).where(

@@ -8,7 +8,7 @@ from interactions.models import Channel, Direction, SlaPolicy, Ticket, TicketSta
 from interactions.store import Store
 from routing.engine import RoutingEngine
 from routing.models import ClockMetric, Notification, Presence, SlaClock, SlaRecord, Task
-from routing.sla import choose_policy
+from routing.sla import choose_policy, explain_ticket
 from tests.routing.factories import add_agent, add_queue, add_ticket, local
 
 
@@ -60,6 +60,13 @@ async def test_eight_business_hours_across_reformation_day(store: Store) -> None
     await RoutingEngine(store).enqueue_ticket(ticket_id, local(2025, 10, 30, 12, 0))
 
     assert (await ticket(store, ticket_id)).first_response_due == local(2025, 11, 3, 12, 0)
+    async with store.sessions() as session:
+        explained = await explain_ticket(session, ticket_id)
+    assert [str(day) for day in explained["first_response"]] == [
+        "2025-10-31 (public holiday: Reformation Day)",
+        "2025-11-01 (Saturday, public holiday: Day of Remembrance for the Dead)",
+        "2025-11-02 (Sunday)",
+    ]
 
 
 async def test_paused_three_days_pending_the_customer_resumes_with_what_was_left(
