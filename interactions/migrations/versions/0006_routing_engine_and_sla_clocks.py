@@ -6,6 +6,7 @@ Create Date: 2026-12-03 19:08:44.304647
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,6 +18,97 @@ revision: str = "0006"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# The shipped defaults as this revision wrote them (DESIGN.md, "Service levels shipped
+# as defaults"); routing.sla keeps the same values for code that needs them.
+CALENDARS: list[dict[str, Any]] = [
+    {
+        "code": "office",
+        "name": "Office hours Mon-Fri 08:00-16:00, Slovenian public holidays",
+        "hours": {
+            "0": [["08:00", "16:00"]],
+            "1": [["08:00", "16:00"]],
+            "2": [["08:00", "16:00"]],
+            "3": [["08:00", "16:00"]],
+            "4": [["08:00", "16:00"]],
+        },
+    },
+    {
+        "code": "info-line",
+        "name": "Info line Mon-Fri 06:00-18:00, Slovenian public holidays",
+        "hours": {
+            "0": [["06:00", "18:00"]],
+            "1": [["06:00", "18:00"]],
+            "2": [["06:00", "18:00"]],
+            "3": [["06:00", "18:00"]],
+            "4": [["06:00", "18:00"]],
+        },
+    },
+    {
+        "code": "always",
+        "name": "Faults line, every hour of every day",
+        "hours": {
+            "0": [["00:00", "24:00"]],
+            "1": [["00:00", "24:00"]],
+            "2": [["00:00", "24:00"]],
+            "3": [["00:00", "24:00"]],
+            "4": [["00:00", "24:00"]],
+            "5": [["00:00", "24:00"]],
+            "6": [["00:00", "24:00"]],
+        },
+        "holiday_country": None,
+    },
+]
+
+POLICIES: list[dict[str, Any]] = [
+    {
+        "code": "calls-20s",
+        "name": "Calls: 80% answered within 20 s (call centre)",
+        "channel": "phone",
+        "answer_target_seconds": 20,
+        "answer_target_share": "0.800",
+    },
+    {
+        "code": "calls-60s",
+        "name": "Calls: 80% answered within 60 s (utilities' common target)",
+        "answer_target_seconds": 60,
+        "answer_target_share": "0.800",
+    },
+    {
+        "code": "written",
+        "name": "Written contacts: first response in 1 business day, answer in 8",
+        "first_response_minutes": 1440,
+        "next_response_minutes": 1440,
+        "resolution_minutes": 11520,
+        "whole_days": True,
+    },
+    {
+        "code": "complaint",
+        "name": "Complaints: first response in 1 business day, answer in 8",
+        "ticket_kind": "complaint",
+        "first_response_minutes": 1440,
+        "next_response_minutes": 1440,
+        "resolution_minutes": 11520,
+        "whole_days": True,
+    },
+    {
+        "code": "supplier-switch",
+        "name": "Supplier switch completed within 21 days of a complete request",
+        "ticket_kind": "change",
+        "category": "supplier_switch",
+        "resolution_minutes": 30240,
+        "business_hours": False,
+        "whole_days": True,
+    },
+    {
+        "code": "final-bill",
+        "name": "Final bill within 6 weeks of a switch",
+        "category": "final_bill",
+        "resolution_minutes": 60480,
+        "business_hours": False,
+        "whole_days": True,
+    },
+]
 
 
 def upgrade() -> None:
@@ -329,8 +421,6 @@ def _seed_defaults() -> None:
     """Insert the shipped calendars and SLA policies (DESIGN.md); admins change them."""
     from decimal import Decimal
 
-    from routing.sla import DEFAULT_CALENDARS, DEFAULT_POLICIES
-
     calendar = sa.table(
         "calendar",
         sa.column("code", sa.String),
@@ -349,7 +439,7 @@ def _seed_defaults() -> None:
                 "closed_days": [],
                 **row,
             }
-            for row in DEFAULT_CALENDARS
+            for row in CALENDARS
         ],
     )
     names = (
@@ -373,7 +463,7 @@ def _seed_defaults() -> None:
         sa.column("answer_target_share", sa.Numeric),
     )
     rows = []
-    for row in DEFAULT_POLICIES:
+    for row in POLICIES:
         values = {n: row.get(n) for n in names}
         values["business_hours"] = row.get("business_hours", True)
         values["whole_days"] = row.get("whole_days", False)
@@ -433,8 +523,8 @@ def downgrade() -> None:
 def _remove_defaults() -> None:
     """Delete the shipped calendars and policies; queues that used them keep none."""
     for table, column, codes in (
-        ("calendar", "calendar_id", [c["code"] for c in _calendars()]),
-        ("sla_policy", "sla_policy_id", [p["code"] for p in _policies()]),
+        ("calendar", "calendar_id", [c["code"] for c in CALENDARS]),
+        ("sla_policy", "sla_policy_id", [p["code"] for p in POLICIES]),
     ):
         chosen = sa.bindparam("codes", codes, expanding=True)
         op.execute(
@@ -444,15 +534,3 @@ def _remove_defaults() -> None:
             ).bindparams(chosen)
         )
         op.execute(sa.text(f"DELETE FROM {table} WHERE code IN :codes").bindparams(chosen))
-
-
-def _policies() -> list[dict]:
-    from routing.sla import DEFAULT_POLICIES
-
-    return DEFAULT_POLICIES
-
-
-def _calendars() -> list[dict]:
-    from routing.sla import DEFAULT_CALENDARS
-
-    return DEFAULT_CALENDARS
