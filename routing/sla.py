@@ -427,6 +427,8 @@ async def fire_clocks(
         if ticket.assignee_id is not None and ticket.assignee_id not in recipients:
             recipients.insert(0, ticket.assignee_id)
         text = _notice(kind, clock, ticket)
+        # TODO(#8): "email" rows wait for the mail sender of the email channel to send
+        # and mark them done; nothing drains them yet.
         details = {"metric": clock.metric, "due_at": _iso(clock.due_at)}
         session.add_all(
             Notification(
