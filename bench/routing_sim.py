@@ -9,15 +9,20 @@ checks that it takes exactly the decisions of the in-memory run.
 
 The last line is one JSON object: `max_sl_error_points` and the per-load table.
 """
+# ruff: noqa: E402  (the import path is fixed first, see below)
+
+import sys
+from pathlib import Path
+
+# bench/routing.py shares its name with the package: keep this folder off the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import asyncio
 import json
 import logging
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import structlog
 
