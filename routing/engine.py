@@ -105,6 +105,7 @@ class RoutingEngine:
         self._agents: dict[int, tuple[str, str, dict[str, int], frozenset[str]]] = {}
         self._queues: dict[int, QueueView] = {}
         self._cached_at = 0.0
+        self._outbox: list[tuple[str, dict[str, Any]]] = []
 
     # Caches of slowly changing configuration: agents' skills, queues' rules.
 
@@ -652,6 +653,7 @@ class RoutingEngine:
         return adopted
 
     async def _timer(self, name: str, work: Any, now: datetime) -> int:
+        self._outbox = []
         async with self.store.sessions() as session, session.begin():
             if self.store.dialect == "postgresql":
                 claimed = await session.scalar(
@@ -661,6 +663,8 @@ class RoutingEngine:
                     return 0  # another node is firing these timers right now
             await self._refresh(session)
             count: int = await work(session, now)
+        for event, payload in self._outbox:  # committed: now others may hear of it
+            await self.store.bus.publish(event, payload)
         return count
 
     async def _expire_offers(self, session: AsyncSession, now: datetime) -> int:
@@ -742,10 +746,14 @@ class RoutingEngine:
         return await self._return_tickets(session, None, now)
 
     async def _sla_warnings(self, session: AsyncSession, now: datetime) -> int:
-        return await _fire(session, "warning", SlaClock.warn_at, SlaClock.warned_at, now)
+        fired = await _fire(session, "warning", SlaClock.warn_at, SlaClock.warned_at, now)
+        self._outbox += [("sla.warning", payload) for payload in fired]
+        return len(fired)
 
     async def _sla_breaches(self, session: AsyncSession, now: datetime) -> int:
-        return await _fire(session, "breach", SlaClock.due_at, SlaClock.breached_at, now)
+        fired = await _fire(session, "breach", SlaClock.due_at, SlaClock.breached_at, now)
+        self._outbox += [("sla.breach", payload) for payload in fired]
+        return len(fired)
 
     # The event bus.
 
@@ -937,7 +945,9 @@ async def _requeue(session: AsyncSession, task: Task, now: datetime, note: str) 
     session.add(TaskNote(task_id=task.id, at=now, event="requeued", agent_id=agent_id, text=note))
 
 
-async def _fire(session: AsyncSession, kind: str, at: Any, done: Any, now: datetime) -> int:
+async def _fire(
+    session: AsyncSession, kind: str, at: Any, done: Any, now: datetime
+) -> list[dict[str, Any]]:
     """Fire the due clocks of one kind, a bounded batch per transaction."""
     clocks = await session.execute(
         select(SlaClock)

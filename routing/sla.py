@@ -402,8 +402,11 @@ async def start_next_response(session: AsyncSession, ticket: Ticket, now: dateti
 
 async def fire_clocks(
     session: AsyncSession, clocks: list[SlaClock], kind: str, now: datetime
-) -> int:
-    """Record a warning or breach of each clock once; notify and raise the priorities."""
+) -> list[dict[str, Any]]:
+    """Record a warning or breach of each clock once; notify and raise the priorities.
+
+    Returns one event payload per fired clock, to publish once the caller has committed.
+    """
     ticket_ids = {clock.ticket_id for clock in clocks}
     tickets = {
         t.id: t
@@ -411,6 +414,7 @@ async def fire_clocks(
     }
     supervisors: dict[tuple[str, int | None], list[int]] = {}
     raised: set[int] = set()
+    fired: list[dict[str, Any]] = []
     for clock in clocks:
         ticket = tickets.get(clock.ticket_id)
         if ticket is None:
@@ -430,6 +434,10 @@ async def fire_clocks(
         # TODO(#8): "email" rows wait for the mail sender of the email channel to send
         # and mark them done; nothing drains them yet.
         details = {"metric": clock.metric, "due_at": _iso(clock.due_at)}
+        fired.append(
+            {"ticket_id": ticket.id, "assignee_id": ticket.assignee_id, "recipients": recipients}
+            | details
+        )
         session.add_all(
             Notification(
                 employee_id=employee_id,
@@ -453,8 +461,8 @@ async def fire_clocks(
             priority=select(Ticket.priority).where(Ticket.id == Task.ticket_id).scalar_subquery()
         )
     )
-    log.info("sla_fired", kind=kind, clocks=len(clocks), tickets=len(raised))
-    return len(clocks)
+    log.info("sla_fired", kind=kind, clocks=len(fired), tickets=len(raised))
+    return fired
 
 
 def _mark(clock: SlaClock, ticket: Ticket, kind: str, now: datetime) -> SlaRecord:

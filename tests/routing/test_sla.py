@@ -135,6 +135,13 @@ async def test_warning_and_breach_notify_raise_priority_and_are_recorded_once(
     supervisor = await add_agent(store, org_unit="back_office", role="supervisor")
     elsewhere = await add_agent(store, org_unit="call_centre", role="supervisor")
     engine = RoutingEngine(store)
+    heard: list[tuple[str, dict]] = []
+
+    async def listen(event: str, payload: dict) -> None:
+        heard.append((event, payload))
+
+    store.bus.subscribe("sla.warning", listen)
+    store.bus.subscribe("sla.breach", listen)
     await engine.set_presence(agent, Presence.AVAILABLE, now=local(2026, 3, 2, 8, 0))
     ticket_id = await add_ticket(store, local(2026, 3, 2, 8, 0), queue_id, priority=3)
     await engine.enqueue_ticket(ticket_id, local(2026, 3, 2, 8, 0))
@@ -147,6 +154,11 @@ async def test_warning_and_breach_notify_raise_priority_and_are_recorded_once(
     again = await engine.sweep(local(2026, 3, 3, 9, 0))
     assert (again.warnings, again.breaches) == (0, 0)
 
+    assert [(e, p["ticket_id"], p["assignee_id"], p["metric"]) for e, p in heard] == [
+        ("sla.warning", ticket_id, agent, "first_response"),
+        ("sla.breach", ticket_id, agent, "first_response"),
+    ]
+    assert heard[1][1]["recipients"] == [agent, supervisor]
     found = await ticket(store, ticket_id)
     assert found.priority == 1
     assert found.breaches == ["first_response"]
