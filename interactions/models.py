@@ -407,6 +407,8 @@ class Calendar(Base):
     holiday_country: Mapped[str | None] = mapped_column(String(2), default="SI")
     #: weekday (0 = Monday) -> list of ["HH:MM", "HH:MM"] intervals
     hours: Mapped[dict[str, list[list[str]]]] = mapped_column(Json, default=dict)
+    #: ISO dates on which the office is shut beside weekends and public holidays.
+    closed_days: Mapped[list[str]] = mapped_column(Json, default=list)
 
 
 class SlaPolicy(Base):
@@ -425,6 +427,10 @@ class SlaPolicy(Base):
     next_response_minutes: Mapped[int | None]
     resolution_minutes: Mapped[int | None]
     business_hours: Mapped[bool] = mapped_column(default=True)
+    #: The minutes are whole days: counted as open days (business_hours) or calendar days.
+    whole_days: Mapped[bool] = mapped_column(default=False)
+    #: Share of a target after which the assignee and supervisors are warned.
+    warn_share: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.800"))
     answer_target_seconds: Mapped[int | None]
     answer_target_share: Mapped[Decimal | None] = mapped_column(Numeric(4, 3))
 

@@ -18,6 +18,7 @@ from interactions.db import plain_dsn
 from interactions.events import PostgresRelay
 from interactions.store import Store
 from interactions.triage.web import setup as setup_triage
+from routing import tasks as routing_tasks
 from stik.config import Settings
 
 log = structlog.get_logger(__name__)
@@ -62,6 +63,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     channels.post.setup(app)
     channels.fax.setup(app)
     channels.visit.setup(app)
+    routing_tasks.setup(app)
 
     async def close_store(app: web.Application) -> None:
         await app[STORE].close()

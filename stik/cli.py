@@ -129,9 +129,11 @@ from agent_ui.cli import users  # noqa: E402
 from channels.post.cli import post  # noqa: E402
 from interactions.commands import demo_data, import_group  # noqa: E402
 from interactions.triage.cli import triage  # noqa: E402
+from routing.cli import routing  # noqa: E402
 
 main.add_command(demo_data)
 main.add_command(import_group)
 main.add_command(post)
+main.add_command(routing)
 main.add_command(triage)
 main.add_command(users)

@@ -28,7 +28,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
 TEST_DATABASE = os.environ.get("STIK_TEST_DATABASE", "stik_test")
 
 #: Tables whose rows the migrations seed; emptying between tests keeps them.
-SEEDED_TABLES = frozenset({"legal_entity", "reply_template", "triage_category", "triage_rule"})
+SEEDED_TABLES = frozenset(
+    {"legal_entity", "calendar", "sla_policy", "reply_template", "triage_category", "triage_rule"}
+)
 
 
 def require_all() -> bool:

@@ -1,0 +1,1 @@
+"""Routing: queues, agents and presence, assignment, SLA clocks, calendars and staffing."""
