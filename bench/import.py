@@ -1,7 +1,7 @@
 """Benchmark: import N demo partners with their metering points into PostgreSQL.
 
 Generates the files an ERP would export (not timed), imports them into a fresh
-database `stik_bench_import` with every index in place (timed), and measures a
+database `stik_bench_importperf` with every index in place (timed), and measures a
 ceiling in the same run: a raw COPY of the same partner rows into a bare table.
 
     python bench/import.py [--quick] [--partners N]
@@ -26,7 +26,7 @@ from interactions.importer import METERING_POINTS, PARTNERS, import_file
 from interactions.store import Store
 
 ADMIN = os.environ.get("STIK_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-DATABASE = "stik_bench_import"
+DATABASE = "stik_bench_importperf"
 
 
 async def fresh_database() -> str:
@@ -97,6 +97,10 @@ async def main() -> None:
         ceiling = await copy_ceiling(url, partner_file)
         print(f"ceiling: raw COPY of {n_partners} partner rows in {ceiling:.1f} s", flush=True)
 
+    steps = ("validate", "stage", "write", "index", "foreign_key", "analyze")
+    spent = {
+        step: sum(r.timings.get(step, 0.0) for r in (partner_report, mp_report)) for step in steps
+    }
     figures = {
         "partners": n_partners,
         "metering_points": n_mps,
@@ -107,6 +111,15 @@ async def main() -> None:
         "rejected": partner_report.rejected + mp_report.rejected,
         "rerun_unchanged_seconds": round(rerun_seconds, 2),
         "ceiling_copy_s": round(ceiling, 2),
+        "path": [partner_report.path, mp_report.path],
+        "validate_s": round(spent["validate"], 2),
+        "copy_s": round(spent["stage"], 2),
+        "insert_s": round(
+            spent["write"] - spent["index"] - spent["foreign_key"] - spent["analyze"], 2
+        ),
+        "index_s": round(spent["index"], 2),
+        "foreign_key_s": round(spent["foreign_key"], 2),
+        "analyze_s": round(spent["analyze"], 2),
         "target_s": 60,
     }
     print(json.dumps(figures))
