@@ -51,16 +51,21 @@ the import goes on; a later row with an external_id (or tax number, GSRN) alread
 seen in the file is refused as a duplicate of the earlier line.
 """
 
+import asyncio
 import codecs
 import csv
 import json
+import multiprocessing
 import os
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -87,6 +92,10 @@ from interactions.types import UtcDateTime, utcnow
 log = structlog.get_logger(__name__)
 
 BATCH = 20_000
+#: Lines per validation job, and from what file size the jobs go to worker processes.
+CHUNK_LINES = 10_000
+PARALLEL_BYTES = 4 << 20
+MAX_WORKERS = 2
 #: From this many staged rows on, a load into empty tables on PostgreSQL takes the
 #: bulk path (indexes and keys rebuilt after the load).
 BULK_ROWS = 50_000
@@ -240,11 +249,10 @@ def sniff_delimiter(header: str) -> str:
 
 
 def decoded_lines(
-    fh: BinaryIO, encoding: str, reject: Callable[[Rejection], None], advance: Callable[[int], None]
+    raw_lines: Iterable[bytes], encoding: str, reject: Callable[[Rejection], None], start: int = 1
 ) -> Iterator[tuple[int, str]]:
     """Yield (line number, text) for each decodable line; refuse the others."""
-    for number, raw in enumerate(fh, start=1):
-        advance(len(raw))
+    for number, raw in enumerate(raw_lines, start=start):
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[3:]
         if len(raw) > MAX_LINE:
@@ -261,41 +269,38 @@ def decoded_lines(
         yield number, line.rstrip("\r\n")
 
 
+def csv_header(line: str) -> tuple[tuple[str, ...], str]:
+    """Return the column names of a CSV header line and its delimiter."""
+    delimiter = sniff_delimiter(line)
+    names = next(csv.reader([line], delimiter=delimiter), [])
+    return tuple(h.strip().lower() for h in names), delimiter
+
+
 def csv_rows(
-    lines: Iterator[tuple[int, str]], reject: Callable[[Rejection], None]
-) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
-    """Return the header and the rows of CSV lines, one record per line."""
-    header_line = ""
-    for _number, line in lines:
-        if line.strip():
-            header_line = line
-            break
-    delimiter = sniff_delimiter(header_line)
-    header = [h.strip().lower() for h in next(csv.reader([header_line], delimiter=delimiter))]
-
-    def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        width = len(header)
-        for number, line in lines:
-            if not line.strip():
+    lines: Iterable[tuple[int, str]],
+    header: Sequence[str],
+    delimiter: str,
+    reject: Callable[[Rejection], None],
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield the rows of CSV lines, one record per line."""
+    width = len(header)
+    for number, line in lines:
+        if not line.strip():
+            continue
+        if '"' in line:
+            try:
+                fields = next(csv.reader([line], delimiter=delimiter, strict=True))
+            except (csv.Error, StopIteration) as exc:
+                reject(Rejection(number, f"malformed line: {exc}"))
                 continue
-            if '"' in line:
-                try:
-                    fields = next(csv.reader([line], delimiter=delimiter, strict=True))
-                except (csv.Error, StopIteration) as exc:
-                    reject(Rejection(number, f"malformed line: {exc}"))
-                    continue
-            else:
-                fields = line.split(delimiter)
-            if len(fields) != width:
-                reject(
-                    Rejection(
-                        number, f"malformed line: {len(fields)} fields, the header has {width}"
-                    )
-                )
-                continue
-            yield number, dict(zip(header, fields, strict=True))
-
-    return header, rows()
+        else:
+            fields = line.split(delimiter)
+        if len(fields) != width:
+            reject(
+                Rejection(number, f"malformed line: {len(fields)} fields, the header has {width}")
+            )
+            continue
+        yield number, dict(zip(header, fields, strict=True))
 
 
 def jsonl_rows(
@@ -746,6 +751,55 @@ METERING_POINTS = Entity(
 )
 
 
+ENTITIES = {entity.name: entity for entity in (PARTNERS, METERING_POINTS)}
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A run of a file's raw lines to validate, self-contained for a worker process."""
+
+    entity: str
+    encoding: str
+    file_format: str
+    header: tuple[str, ...]
+    delimiter: str
+    first: int  # line number of lines[0]
+    lines: list[bytes]
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    """The staged rows of a chunk, its refused lines, and how many rows it held."""
+
+    staged: list[tuple[Any, ...]]
+    rejections: list[Rejection]
+    rows: int
+
+
+def read_chunk(chunk: Chunk) -> ChunkResult:
+    """Decode, parse and validate one chunk: the work that runs in worker processes."""
+    entity = ENTITIES[chunk.entity]
+    refused_lines: list[Rejection] = []
+    lines = decoded_lines(chunk.lines, chunk.encoding, refused_lines.append, chunk.first)
+    if chunk.file_format == "csv":
+        rows = csv_rows(lines, chunk.header, chunk.delimiter, refused_lines.append)
+    else:
+        rows = jsonl_rows(lines, refused_lines.append)
+
+    staged: list[tuple[Any, ...]] = []
+    refused_rows: list[Rejection] = []
+    parsed = 0
+    validate = entity.validate
+    for number, row in rows:
+        parsed += 1
+        try:
+            staged.append((number, *validate(row)))
+        except (RowError, InvalidIdentifier) as exc:
+            refused_rows.append(Rejection(number, str(exc)))
+    rejections = sorted(refused_lines + refused_rows, key=lambda r: r.line)
+    return ChunkResult(staged, rejections, parsed + len(refused_lines))
+
+
 class Importer:
     """Reads one file, stages its valid rows and writes them in set-based statements."""
 
@@ -757,12 +811,14 @@ class Importer:
         progress: bool = False,
         on_reject: Callable[[Rejection], None] | None = None,
         bulk_rows: int = BULK_ROWS,
+        workers: int | None = None,
     ) -> None:
         self.store = store
         self.entity = entity
         self.progress = progress
         self.on_reject = on_reject
         self.bulk_rows = bulk_rows
+        self.workers = workers
         self.report = ImportReport(entity.name)
         self.sql = Dialect(store.dialect)
         self.staged = 0  # rows in the staging table
@@ -811,57 +867,133 @@ class Importer:
             disable=not self.progress,
             mininterval=0.5,
         )
-        lines = decoded_lines(fh, self.report.encoding, self.reject_line, bar.update)
-        first = next(lines, None)
-        if first is None:
-            self.report.error = "the file is empty"
-            bar.close()
-            return
-        lines = _chain_first(first, lines)
-        self.report.file_format = sniff_format(path, first[1])
-        if self.report.file_format == "csv":
-            header, rows = csv_rows(lines, self.reject_line)
-            missing = self.entity.required not in header
-            if missing:
-                self.report.error = f"the header has no {self.entity.required} column"
-                bar.close()
+        try:
+            chunks = self._chunks(path, fh, bar)
+            if chunks is None:
                 return
-        else:
-            rows = jsonl_rows(lines, self.reject_line)
-
-        async with self.store.engine.begin() as conn:
-            await self.sql.create_stage(conn, self.entity)
-            await self._stage(conn, rows)
+            async with self.store.engine.begin() as conn:
+                await self.sql.create_stage(conn, self.entity)
+                await self._stage(conn, chunks, self._worker_count(size))
+                bar.close()
+                await self._write(conn)
+        finally:
             bar.close()
-            await self._write(conn)
 
-    async def _stage(
-        self, conn: AsyncConnection, rows: Iterator[tuple[int, dict[str, str]]]
-    ) -> None:
+    def _chunks(self, path: Path, fh: BinaryIO, bar: tqdm) -> Iterator[Chunk] | None:
+        """Read up to the first line with text, then return the chunks of the rest.
+
+        Returns None (with the report's error set) for an empty file or a CSV header
+        without the required column.
+        """
+        numbered = enumerate(fh, start=1)
+        for number, raw in numbered:
+            bar.update(len(raw))
+            decoded = list(decoded_lines([raw], self.report.encoding, self.reject_line, number))
+            if decoded and decoded[0][1].strip():
+                first, first_raw, first_text = number, raw, decoded[0][1]
+                break
+        else:
+            self.report.error = "the file is empty"
+            return None
+
+        self.report.file_format = sniff_format(path, first_text)
+        header: tuple[str, ...] = ()
+        delimiter = ","
+        if self.report.file_format == "csv":
+            header, delimiter = csv_header(first_text)
+            if self.entity.required not in header:
+                self.report.error = f"the header has no {self.entity.required} column"
+                return None
+        spec = partial(
+            Chunk,
+            self.entity.name,
+            self.report.encoding,
+            self.report.file_format,
+            header,
+            delimiter,
+        )
+
+        def chunks() -> Iterator[Chunk]:
+            lines = [] if header else [first_raw]
+            start = first + 1 if header else first
+            size = 0
+            for number, raw in numbered:
+                if not lines:
+                    start = number
+                lines.append(raw)
+                size += len(raw)
+                if len(lines) >= CHUNK_LINES:
+                    bar.update(size)
+                    yield spec(start, lines)
+                    lines, size = [], 0
+            bar.update(size)
+            if lines:
+                yield spec(start, lines)
+
+        return chunks()
+
+    def _worker_count(self, size: int) -> int:
+        if self.workers is not None:
+            return self.workers
+        return min(MAX_WORKERS, os.cpu_count() or 1) if size >= PARALLEL_BYTES else 0
+
+    async def _stage(self, conn: AsyncConnection, chunks: Iterator[Chunk], workers: int) -> None:
+        """Validate the chunks (in worker processes when `workers`) and stage their rows.
+
+        Workers validate the next chunks while this process copies the last ones into
+        the staging table; results are taken in file order, so duplicates within the
+        file are found in order here.
+        """
         seen: list[dict[str, int]] = [{} for _ in self.entity.unique]
         batch: list[tuple[Any, ...]] = []
-        validate = self.entity.validate
+        pool = None
+        if workers:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        loop = asyncio.get_running_loop()
+        pending: deque[asyncio.Future[ChunkResult]] = deque()
         started = time.perf_counter()
-        for number, row in rows:
-            self.report.rows += 1
-            try:
-                staged = validate(row)
-            except (RowError, InvalidIdentifier) as exc:
-                self.reject(Rejection(number, str(exc)))
-                continue
-            duplicate = self._duplicate(seen, staged, number)
-            if duplicate is not None:
-                self.reject(Rejection(number, duplicate))
-                continue
-            batch.append((number, *staged))
-            if len(batch) >= BATCH:
-                await self._stage_batch(conn, batch)
-                batch = []
+        try:
+            for chunk in chunks:
+                if pool is None:
+                    batch = await self._take(conn, read_chunk(chunk), seen, batch)
+                    continue
+                pending.append(loop.run_in_executor(pool, read_chunk, chunk))
+                if len(pending) > 2 * workers:
+                    batch = await self._take(conn, await pending.popleft(), seen, batch)
+            while pending:
+                batch = await self._take(conn, await pending.popleft(), seen, batch)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
         if batch:
             await self._stage_batch(conn, batch)
         await self.sql.analyze(conn, self.entity.stage)
         stage_s = self.report.timings.get("stage", 0.0)
         self.time("validate", time.perf_counter() - started - stage_s)
+
+    async def _take(
+        self,
+        conn: AsyncConnection,
+        result: ChunkResult,
+        seen: list[dict[str, int]],
+        batch: list[tuple[Any, ...]],
+    ) -> list[tuple[Any, ...]]:
+        """Count and report a chunk's refusals, queue its new rows; return the batch."""
+        self.report.rows += result.rows
+        for rejection in result.rejections:
+            self.reject(rejection)
+        for staged in result.staged:
+            duplicate = self._duplicate(seen, staged, staged[0])
+            if duplicate is not None:
+                self.reject(Rejection(staged[0], duplicate))
+                continue
+            batch.append(staged)
+            if len(batch) >= BATCH:
+                await self._stage_batch(conn, batch)
+                batch = []
+        return batch
 
     async def _stage_batch(self, conn: AsyncConnection, batch: list[tuple[Any, ...]]) -> None:
         started = time.perf_counter()
@@ -874,15 +1006,15 @@ class Importer:
         self, seen: list[dict[str, int]], staged: tuple[Any, ...], number: int
     ) -> str | None:
         for (position, what), earlier in zip(self.entity.unique, seen, strict=True):
-            key = staged[position]
+            key = staged[position + 1]
             if key is None:
                 continue
             first = earlier.get(key)
             if first is not None:
                 return f"duplicate: {what} {key} already on line {first}"
         for (position, _what), earlier in zip(self.entity.unique, seen, strict=True):
-            if staged[position] is not None:
-                earlier[staged[position]] = number
+            if staged[position + 1] is not None:
+                earlier[staged[position + 1]] = number
         return None
 
     async def _write(self, conn: AsyncConnection) -> None:
@@ -890,13 +1022,6 @@ class Importer:
         started = time.perf_counter()
         await writer(conn, self.sql, self).write()
         self.time("write", time.perf_counter() - started)
-
-
-def _chain_first(
-    first: tuple[int, str], rest: Iterator[tuple[int, str]]
-) -> Iterator[tuple[int, str]]:
-    yield first
-    yield from rest
 
 
 # -- SQL ----------------------------------------------------------------------------
@@ -1396,11 +1521,20 @@ async def import_file(
     progress: bool = False,
     on_reject: Callable[[Rejection], None] | None = None,
     bulk_rows: int = BULK_ROWS,
+    workers: int | None = None,
 ) -> ImportReport:
     """Import `path` as `entity` rows (PARTNERS or METERING_POINTS) and report.
 
     On PostgreSQL, `bulk_rows` or more valid rows going into empty tables are
     written by the bulk path; fewer, or into tables that hold rows, by the upsert.
+    `workers` processes validate (default: up to two for files of 4 MB or more).
     """
-    importer = Importer(store, entity, progress=progress, on_reject=on_reject, bulk_rows=bulk_rows)
+    importer = Importer(
+        store,
+        entity,
+        progress=progress,
+        on_reject=on_reject,
+        bulk_rows=bulk_rows,
+        workers=workers,
+    )
     return await importer.run(Path(path))
