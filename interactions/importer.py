@@ -1208,7 +1208,7 @@ class PartnerWriter(Writer):
         Ids are reserved from the sequence and given as the reserved base plus the
         line number, so contact points and roles need no join back to the partner.
         """
-        async with bulkload.rebuilt(self.conn, PARTNER_TABLES) as timings:
+        async with bulkload.rebuilt(self.conn, PARTNER_TABLES, ("partner",)) as timings:
             base = await bulkload.reserve_ids(self.conn, "partner", self.importer.last_line)
             columns = ", ".join(PARTNER_COLUMNS)
             await self.execute(
@@ -1348,7 +1348,9 @@ class MeteringPointWriter(Writer):
         carries the supply contract's holder and product.
         """
         stage = self.stage
-        async with bulkload.rebuilt(self.conn, METERING_POINT_TABLES) as timings:
+        async with bulkload.rebuilt(
+            self.conn, METERING_POINT_TABLES, ("metering_point", "contract")
+        ) as timings:
             base = await bulkload.reserve_ids(self.conn, "metering_point", self.importer.last_line)
             columns = ", ".join(MP_COLUMNS)
             staged = ", ".join(
