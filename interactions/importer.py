@@ -62,6 +62,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -947,23 +948,38 @@ class Importer:
         seen: list[dict[str, int]] = [{} for _ in self.entity.unique]
         batch: list[tuple[Any, ...]] = []
         pool = None
-        if workers:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([__name__])
+        if workers:  # fork: the workers inherit the loaded modules, nothing is re-run
+            context = multiprocessing.get_context("fork")
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
         loop = asyncio.get_running_loop()
-        pending: deque[asyncio.Future[ChunkResult]] = deque()
+        pending: deque[tuple[Chunk, asyncio.Future[ChunkResult] | None]] = deque()
         started = time.perf_counter()
+
+        async def take_next() -> ChunkResult:
+            nonlocal pool
+            chunk, future = pending.popleft()
+            if future is None:
+                return read_chunk(chunk)
+            try:
+                return await future
+            except BrokenProcessPool:  # a worker died (killed, out of memory): go on here
+                log.warning("import.workers_lost", entity=self.entity.name, line=chunk.first)
+                if pool is not None:
+                    pool.shutdown(cancel_futures=True)
+                    pool = None
+                return read_chunk(chunk)
+
         try:
             for chunk in chunks:
-                if pool is None:
+                if pool is None and not pending:
                     batch = await self._take(conn, read_chunk(chunk), seen, batch)
                     continue
-                pending.append(loop.run_in_executor(pool, read_chunk, chunk))
+                future = pool and loop.run_in_executor(pool, read_chunk, chunk)
+                pending.append((chunk, future))
                 if len(pending) > 2 * workers:
-                    batch = await self._take(conn, await pending.popleft(), seen, batch)
+                    batch = await self._take(conn, await take_next(), seen, batch)
             while pending:
-                batch = await self._take(conn, await pending.popleft(), seen, batch)
+                batch = await self._take(conn, await take_next(), seen, batch)
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
