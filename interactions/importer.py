@@ -934,9 +934,14 @@ class Importer:
         return chunks()
 
     def _worker_count(self, size: int) -> int:
+        """Return how many worker processes to validate with: none for small files,
+        and none on a machine without an idle core, where they only add copying."""
         if self.workers is not None:
             return self.workers
-        return min(MAX_WORKERS, os.cpu_count() or 1) if size >= PARALLEL_BYTES else 0
+        cpus = os.cpu_count() or 1
+        if size < PARALLEL_BYTES or cpus - os.getloadavg()[0] < 1:
+            return 0
+        return min(MAX_WORKERS, cpus)
 
     async def _stage(self, conn: AsyncConnection, chunks: Iterator[Chunk], workers: int) -> None:
         """Validate the chunks (in worker processes when `workers`) and stage their rows.
@@ -1545,7 +1550,8 @@ async def import_file(
 
     On PostgreSQL, `bulk_rows` or more valid rows going into empty tables are
     written by the bulk path; fewer, or into tables that hold rows, by the upsert.
-    `workers` processes validate (default: up to two for files of 4 MB or more).
+    `workers` processes validate (default: up to two for files of 4 MB or more, when
+    the machine has an idle core).
     """
     importer = Importer(
         store,
