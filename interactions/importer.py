@@ -1063,7 +1063,11 @@ class Dialect:
 
     async def create_stage(self, conn: AsyncConnection, entity: Entity) -> None:
         columns = ", ".join(f"{c} text" for c in entity.columns)
-        if self.postgres:  # room for a large staging table in memory, where allowed
+        if self.postgres:
+            # set-based statements over many rows look costly enough to the planner
+            # to compile them (JIT), which takes longer than running them
+            await conn.exec_driver_sql("SET LOCAL jit = off")
+            # room for a large staging table in memory, where allowed
             try:
                 async with conn.begin_nested():
                     await conn.exec_driver_sql(f"SET temp_buffers = '{TEMP_BUFFERS}'")
