@@ -49,6 +49,15 @@ set-based upserts that touch only what changed, so running a file twice changes
 nothing the second time. A bad row is reported with its line number and reason and
 the import goes on; a later row with an external_id (or tax number, GSRN) already
 seen in the file is refused as a duplicate of the earlier line.
+
+Large files are validated chunk by chunk in forked worker processes (when the
+machine has an idle core) while the main process copies the last chunks into the
+staging table. On PostgreSQL, a load of at least BULK_ROWS rows into empty tables
+takes the bulk path: the target tables' secondary indexes and keys are dropped,
+the rows are inserted with ids reserved from the sequences, and every index and key
+is rebuilt once, all in the import's transaction (see `interactions.bulkload`).
+The usual forms of phones, emails, tax numbers and dates skip the full parsers by
+fast paths that give the same answers (tests compare both).
 """
 
 import asyncio
