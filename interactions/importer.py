@@ -1149,7 +1149,14 @@ class Writer:
             await self.execute(f"DELETE FROM {self.stage} WHERE line IN ({chunk})")
 
     async def bulk_ready(self, tables: Sequence[str], empty: Sequence[str]) -> bool:
-        """Tell whether to take the bulk path; if so, keep other writers of `tables` out."""
+        """Tell whether to take the bulk path; if so, keep other writers of `tables` out.
+
+        Dropping the indexes also keeps readers out until the commit: fine for the
+        first load of an installation, which is what the path is for.
+        """
+        # TODO(#2): a large file into nearly empty tables (a few rows typed in before
+        # the first ERP load) still takes the upsert; bulk-inserting the new keys and
+        # upserting only the existing ones would serve it.
         staged = self.importer.staged
         if not self.sql.postgres or staged == 0 or staged < self.importer.bulk_rows:
             return False
