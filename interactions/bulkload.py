@@ -23,8 +23,8 @@ log = structlog.get_logger(__name__)
 #: Session settings for one bulk load (all SET LOCAL: they end with the transaction).
 SETTINGS = {
     "synchronous_commit": "off",
-    "work_mem": "'128MB'",
-    "maintenance_work_mem": "'256MB'",
+    "work_mem": "'512MB'",  # the foreign-key checks' hash joins, in memory
+    "maintenance_work_mem": "'1GB'",  # index builds sort in memory
 }
 
 

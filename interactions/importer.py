@@ -1246,11 +1246,15 @@ class PartnerWriter(Writer):
     async def bulk_write(self) -> None:
         """Insert the staged partners, contact points and roles into empty tables.
 
-        Ids are reserved from the sequence and given as the reserved base plus the
-        line number, so contact points and roles need no join back to the partner.
+        Ids are reserved from the sequences and computed from the line number, so
+        contact points and roles need no join back to the partner and no row draws
+        from a sequence one by one.
         """
+        lines = self.importer.last_line
         async with bulkload.rebuilt(self.conn, PARTNER_TABLES, ("partner",)) as timings:
-            base = await bulkload.reserve_ids(self.conn, "partner", self.importer.last_line)
+            base = await bulkload.reserve_ids(self.conn, "partner", lines)
+            per_line = len(CONTACTS)
+            contact_base = await bulkload.reserve_ids(self.conn, "contact_point", per_line * lines)
             columns = ", ".join(PARTNER_COLUMNS)
             await self.execute(
                 f"INSERT INTO partner (id, external_id, {columns}, created_at, updated_at)"
@@ -1260,15 +1264,16 @@ class PartnerWriter(Writer):
 
             address = "s.street, s.house_number, s.postcode, s.city"
             kinds = ", ".join(
-                f"('{kind}', s.{value}, s.{display}, {str(primary).upper()},"
+                f"({k}, '{kind}', s.{value}, s.{display}, {str(primary).upper()},"
                 f" {address if kind == 'address' else 'NULL, NULL, NULL, NULL'})"
-                for kind, value, display, primary in CONTACTS
+                for k, (kind, value, display, primary) in enumerate(CONTACTS, start=1)
             )
+            fields = "kind, value, display, is_primary, street, house_number, postcode, city"
             await self.execute(
-                "INSERT INTO contact_point (partner_id, kind, value, display, is_primary,"
-                f" street, house_number, postcode, city) SELECT {base} + s.line, v.*"
-                f" FROM {self.stage} s CROSS JOIN LATERAL (VALUES {kinds})"
-                " AS v(kind, value, display, is_primary, street, house_number, postcode, city)"
+                f"INSERT INTO contact_point (id, partner_id, {fields})"
+                f" SELECT {contact_base} + {per_line} * (s.line - 1) + v.k, {base} + s.line,"
+                f" {', '.join(f'v.{f}' for f in fields.split(', '))}"
+                f" FROM {self.stage} s CROSS JOIN LATERAL (VALUES {kinds}) AS v(k, {fields})"
                 " WHERE v.value IS NOT NULL"
             )
             await self.execute(
@@ -1392,7 +1397,11 @@ class MeteringPointWriter(Writer):
         async with bulkload.rebuilt(
             self.conn, METERING_POINT_TABLES, ("metering_point", "contract")
         ) as timings:
-            base = await bulkload.reserve_ids(self.conn, "metering_point", self.importer.last_line)
+            lines = self.importer.last_line
+            base = await bulkload.reserve_ids(self.conn, "metering_point", lines)
+            device_base = await bulkload.reserve_ids(self.conn, "meter_device", lines)
+            per_line = len(MP_ROLES)
+            role_base = await bulkload.reserve_ids(self.conn, "partner_role", per_line * lines)
             columns = ", ".join(MP_COLUMNS)
             staged = ", ".join(
                 "CAST(connection_power_kw AS numeric)" if c == "connection_power_kw" else c
@@ -1403,16 +1412,20 @@ class MeteringPointWriter(Writer):
                 f" SELECT {base} + line, eimm, {staged} FROM {stage}"
             )
             await self.execute(
-                "INSERT INTO meter_device (metering_point_id, serial, type, registers,"
-                f" installed_on) SELECT {base} + line, meter_serial, meter_type,"
+                "INSERT INTO meter_device (id, metering_point_id, serial, type, registers,"
+                f" installed_on) SELECT {device_base} + line, {base} + line, meter_serial,"
+                " meter_type,"
                 f" CAST(registers AS jsonb), CAST(installed_on AS date) FROM {stage}"
                 " WHERE meter_serial IS NOT NULL"
             )
-            roles = ", ".join(f"('{role}', s.{role})" for role in MP_ROLES)
+            roles = ", ".join(
+                f"({k}, '{role}', s.{role})" for k, role in enumerate(MP_ROLES, start=1)
+            )
             await self.execute(
-                "INSERT INTO partner_role (partner_id, role, metering_point_id)"
-                f" SELECT p.id, v.role, {base} + s.line FROM {stage} s"
-                f" CROSS JOIN LATERAL (VALUES {roles}) AS v(role, external_id)"
+                "INSERT INTO partner_role (id, partner_id, role, metering_point_id)"
+                f" SELECT {role_base} + {per_line} * (s.line - 1) + v.k, p.id, v.role,"
+                f" {base} + s.line FROM {stage} s"
+                f" CROSS JOIN LATERAL (VALUES {roles}) AS v(k, role, external_id)"
                 " JOIN partner p ON p.external_id = v.external_id"
             )
             await self.bulk_contracts(base)
@@ -1420,6 +1433,8 @@ class MeteringPointWriter(Writer):
 
     async def bulk_contracts(self, base: int) -> None:
         (network, network_kind, network_entity, _), (supply, kind, entity, product) = CONTRACTS
+        at_most = len(CONTRACTS) * self.importer.last_line
+        contract_base = await bulkload.reserve_ids(self.conn, "contract", at_most)
         await self.execute(
             "WITH holder AS MATERIALIZED (SELECT s.network_contract, s.supply_contract,"
             f" s.{product}, p.id AS partner_id FROM {self.stage} s JOIN partner p"
@@ -1429,8 +1444,9 @@ class MeteringPointWriter(Writer):
             f" supply AS (SELECT {supply} AS number, min(partner_id) AS partner_id,"
             f" min({product}) AS product FROM holder WHERE {supply} IS NOT NULL"
             f" GROUP BY {supply})"
-            " INSERT INTO contract (number, kind, legal_entity, partner_id, product, status,"
-            " source) SELECT coalesce(n.number, s.number),"
+            " INSERT INTO contract (id, number, kind, legal_entity, partner_id, product,"
+            f" status, source) SELECT {contract_base} + row_number() OVER (),"
+            " coalesce(n.number, s.number),"
             f" CASE WHEN n.number IS NULL THEN '{kind}' ELSE '{network_kind}' END,"
             f" CASE WHEN n.number IS NULL THEN '{entity}' ELSE '{network_entity}' END,"
             " coalesce(s.partner_id, n.partner_id), s.product, 'active', 'erp'"

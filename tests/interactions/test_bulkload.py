@@ -105,6 +105,15 @@ async def test_rerun_after_a_bulk_load_changes_nothing(store: Store, tmp_path: P
     ]
     assert await snapshot(store) == first
 
+    # rows added later draw ids past the ones the bulk load reserved
+    more = tmp_path / "more.csv"
+    more.write_text(
+        "external_id,first_name,phone,email,postcode\nX1,Ana,041 123 456,a@b.si,1000\n",
+        encoding="utf-8",
+    )
+    added = await import_file(store, PARTNERS, more)
+    assert (added.path, added.inserted) == ("upsert", 1)
+
 
 async def test_failed_bulk_load_leaves_tables_and_indexes_as_they_were(
     store: Store, tmp_path: Path
