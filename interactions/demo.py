@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import structlog
 from faker import Faker
 from sqlalchemy import func, select
-from stdnum.si import ddv, maticna
+from stdnum.si import maticna
 
 from interactions.identifiers import gsrn_check_digit
 from interactions.importer import (
@@ -36,6 +37,7 @@ from interactions.importer import (
     PARTNERS,
     ImportReport,
     import_file,
+    tax_check_digit,
 )
 from interactions.models import (
     Calendar,
@@ -73,6 +75,7 @@ FIRMS = ("Gradnje", "Trgovina", "Elektro", "Storitve", "Les", "Kovinarstvo", "Tr
 CITIES_HEAVY = {"1000": 60, "2000": 25, "3000": 10, "4000": 8, "5000": 5, "6000": 6, "8000": 6}
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """Return `text` in lower-case ASCII for an email local part (č -> c)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -90,10 +93,10 @@ def tax_number(index: int) -> str:
     Bases are even; where an even base has no valid check digit, base + 1 has one.
     """
     base = 1_000_000 + 2 * spread(index, 4_500_000, 4_321)
-    check = ddv.calc_check_digit(str(base))
+    check = tax_check_digit(str(base))
     if len(check) > 1:
         base += 1
-        check = ddv.calc_check_digit(str(base))
+        check = tax_check_digit(str(base))
     return f"{base}{check}"
 
 

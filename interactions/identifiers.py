@@ -9,7 +9,7 @@ import re
 from email.utils import parseaddr
 
 import phonenumbers
-from stdnum import ean, iban
+from stdnum import iban
 from stdnum.exceptions import ValidationError
 from stdnum.si import ddv, maticna
 
@@ -66,13 +66,17 @@ def normalize_metering_point(value: str) -> str:
 
 
 def gsrn_check_digit(first_17: str) -> str:
-    return ean.calc_check_digit(first_17)
+    """Return the GS1 mod-10 check digit (as `stdnum.ean`), weights 3 and 1 from the right."""
+    codes = first_17.encode("ascii")
+    odd = sum(codes[-1::-2]) - 48 * len(codes[-1::-2])
+    even = sum(codes[-2::-2]) - 48 * len(codes[-2::-2])
+    return str((10 - (3 * odd + even)) % 10)
 
 
 def normalize_gsrn(value: str) -> str:
     """Return an 18-digit GSRN whose GS1 mod-10 check digit holds."""
     compact = re.sub(r"[\s-]", "", value)
-    if not (len(compact) == 18 and compact.isdigit()):
+    if not (len(compact) == 18 and compact.isascii() and compact.isdigit()):
         raise InvalidIdentifier("GSRN", value, "expected 18 digits")
     if gsrn_check_digit(compact[:17]) != compact[17]:
         raise InvalidIdentifier("GSRN", value, "check digit does not match")

@@ -1,6 +1,7 @@
 """The ERP importer: good rows in, bad rows reported with line numbers, re-runs idempotent."""
 
 import json
+import os
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -8,10 +9,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from interactions.importer import METERING_POINTS, PARTNERS, import_file
+from interactions.importer import (
+    METERING_POINTS,
+    PARTNERS,
+    Chunk,
+    ChunkResult,
+    import_file,
+    read_chunk,
+)
 from interactions.models import ContactPoint, MeterDevice, MeteringPoint, Partner, PartnerRole
 from interactions.places import is_postcode, post_office
 from interactions.store import Store
+from tests.conftest import _empty
 
 HEADER = (
     "external_id;kind;first_name;last_name;organisation_name;tax_number;registration_number;"
@@ -222,3 +231,46 @@ async def test_importer_never_raises_on_arbitrary_bytes(
     finally:
         await store.close()
     assert report.inserted + report.rejected + report.unchanged <= report.rows + 1
+
+
+async def test_worker_processes_give_the_same_report(
+    store: Store, tmp_path: Path, monkeypatch
+) -> None:
+    import interactions.importer as importer
+
+    monkeypatch.setattr(importer, "CHUNK_LINES", 2)  # duplicates across chunks, too
+    path = write_partner_file(tmp_path, WINDOWS_1250_LINE.encode("cp1250") + b"\n\n")
+
+    inline = await import_file(store, PARTNERS, path, workers=0)
+    await _empty(store)
+    parallel = await import_file(store, PARTNERS, path, workers=2)
+
+    assert parallel.rejections == inline.rejections
+    assert [r.line for r in parallel.rejections] == [3, 4, 5, 7, 8]
+    for report in (inline, parallel):
+        assert (report.rows, report.inserted, report.rejected) == (7, 2, 5)
+
+
+PARENT = os.getpid()
+
+
+def die_in_workers(chunk: Chunk) -> ChunkResult:
+    """Validate here, but end a worker process abruptly, as the kernel's OOM killer would."""
+    if os.getpid() != PARENT:
+        os._exit(1)
+    return read_chunk(chunk)
+
+
+async def test_import_goes_on_when_a_worker_process_dies(
+    store: Store, tmp_path: Path, monkeypatch
+) -> None:
+    import interactions.importer as importer
+
+    monkeypatch.setattr(importer, "read_chunk", die_in_workers)
+    monkeypatch.setattr(importer, "CHUNK_LINES", 2)
+    path = write_partner_file(tmp_path)
+
+    report = await import_file(store, PARTNERS, path, workers=2)
+
+    assert [r.line for r in report.rejections] == [3, 4, 5, 7]
+    assert (report.rows, report.inserted) == (6, 2)
