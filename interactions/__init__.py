@@ -3,4 +3,7 @@
 from interactions.contacts import Attachment, InboundContact, RecordedContact, record_contact
 from interactions.store import Store
 
+# Imported for its effect: partner changes keep the match index current in every session.
+from interactions import match_index  # noqa: F401  # isort: skip
+
 __all__ = ["Attachment", "InboundContact", "RecordedContact", "Store", "record_contact"]

@@ -85,7 +85,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from tqdm import tqdm
 
-from interactions import bulkload
+from interactions import bulkload, match_index
 from interactions.identifiers import (
     InvalidIdentifier,
     normalize_email,
@@ -1597,4 +1597,14 @@ async def import_file(
         bulk_rows=bulk_rows,
         workers=workers,
     )
-    return await importer.run(Path(path))
+    report = await importer.run(Path(path))
+    if report.inserted or report.updated:
+        # The import wrote partners, contact points and roles past the ORM, so the
+        # matcher's index is rebuilt to see them.
+        # TODO(#3): refresh only the partners the import touched; a full rebuild of
+        # 1M partners takes minutes.
+        started = time.perf_counter()
+        async with store.engine.begin() as conn:
+            await match_index.rebuild(conn)
+        report.timings["match_index"] = round(time.perf_counter() - started, 2)
+    return report

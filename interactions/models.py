@@ -156,6 +156,7 @@ class Partner(Base):
     tax_number: Mapped[str | None] = mapped_column(String(8), unique=True)
     registration_number: Mapped[str | None] = mapped_column(String(10))
     emso: Mapped[str | None] = mapped_column(String(13))
+    birth_date: Mapped[date | None] = mapped_column(Date)
     segment: Mapped[str] = mapped_column(String(16), default=Segment.HOUSEHOLD)
     language: Mapped[str] = mapped_column(String(5), default="sl")
     vulnerable: Mapped[bool] = mapped_column(default=False, server_default=false())
@@ -556,3 +557,31 @@ class AuditEntry(Base):
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"), index=True)
     legal_entity: Mapped[str | None] = mapped_column(String(16))
     details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class MatchRecord(Base):
+    """One partner as the matcher compares it: normalised names, addresses and keys, as JSON.
+
+    Kept by `interactions.match_index` in the same transaction that changes the partner,
+    its contact points or its roles, so every node on the database sees it at commit.
+    """
+
+    __tablename__ = "match_record"
+
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    record: Mapped[str] = mapped_column(Text)
+
+
+class MatchKey(Base):
+    """A lookup key of a partner: an exact key (phone, email, identifier) or a blocking key."""
+
+    __tablename__ = "match_key"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+
+    __table_args__ = (Index("ix_match_key_partner_id", "partner_id"),)

@@ -16,6 +16,7 @@ from agent_ui.routes import setup as setup_agent_ui
 from interactions import schema
 from interactions.db import plain_dsn
 from interactions.events import PostgresRelay
+from interactions.matching import install as install_matching
 from interactions.store import Store
 from interactions.triage.web import setup as setup_triage
 from routing import tasks as routing_tasks
@@ -56,6 +57,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app = web.Application(client_max_size=32 * 1024 * 1024)
     app[SETTINGS] = settings
     app[STORE] = store or Store.open(settings.effective_database_url)
+    install_matching(app[STORE], settings.extra.get("matching", {}))
     setup_triage(app, app[STORE], settings.data_dir / "triage")
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

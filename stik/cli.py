@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from interactions import schema
+from interactions.matching import install as install_matching
 from interactions.stats import collect_stats
 from interactions.store import Store
 from stik.config import HELP, Settings, load_settings
@@ -23,7 +24,9 @@ class Context:
         self.settings = settings
 
     def store(self, **kwargs: Any) -> Store:
-        return Store.open(self.settings.effective_database_url, **kwargs)
+        store = Store.open(self.settings.effective_database_url, **kwargs)
+        install_matching(store, self.settings.extra.get("matching", {}))
+        return store
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -127,13 +130,16 @@ def stats(ctx: Context, as_json: bool) -> None:
 # Commands defined by the packages (one line each; keep alphabetical).
 from agent_ui.cli import users  # noqa: E402
 from channels.post.cli import post  # noqa: E402
+from interactions.cli import partners, resolve_command  # noqa: E402
 from interactions.commands import demo_data, import_group  # noqa: E402
 from interactions.triage.cli import triage  # noqa: E402
 from routing.cli import routing  # noqa: E402
 
 main.add_command(demo_data)
 main.add_command(import_group)
+main.add_command(partners)
 main.add_command(post)
+main.add_command(resolve_command)
 main.add_command(routing)
 main.add_command(triage)
 main.add_command(users)

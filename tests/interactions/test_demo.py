@@ -1,11 +1,13 @@
 """Demo data: valid identifiers, real post offices, shared landlines, roles, determinism."""
 
 import csv
+from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from interactions import InboundContact, record_contact
 from interactions.demo import load_demo_data, write_demo_files
 from interactions.identifiers import (
     normalize_gsrn,
@@ -13,7 +15,10 @@ from interactions.identifiers import (
     normalize_phone,
     normalize_tax_number,
 )
+from interactions.matching import install as install_matching
 from interactions.models import (
+    Activity,
+    Channel,
     ContactPoint,
     Employee,
     MeteringPoint,
@@ -133,3 +138,31 @@ def test_cli_demo_data_if_empty(tmp_path: Path, monkeypatch) -> None:
     assert first.exit_code == 0, first.output
     assert "partners: 200 rows, 200 inserted" in first.stdout
     assert "partners exist" in second.stdout
+
+
+async def test_callers_from_the_loaded_book_are_recognised(store: Store, tmp_path: Path) -> None:
+    # The import writes past the ORM; the matcher's index must see what it wrote.
+    await load_demo_data(store, tmp_path, 300, seed=4)
+    install_matching(store)
+    async with store.sessions() as session:
+        mobile, owner = (
+            await session.execute(
+                select(ContactPoint.value, ContactPoint.partner_id)
+                .where(ContactPoint.kind == "phone", ContactPoint.value.like("+3864%"))
+                .order_by(ContactPoint.id)
+                .limit(1)
+            )
+        ).one()
+
+    call = InboundContact(
+        channel=Channel.PHONE,
+        external_id="CA-demo",
+        occurred_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC),
+        sender_address=mobile,
+    )
+    recorded = await record_contact(store, call)
+
+    async with store.sessions() as session:
+        activity = await session.get_one(Activity, recorded.activity_id)
+    assert activity.match_outcome in ("matched", "ambiguous")
+    assert owner in {c["partner_id"] for c in activity.match_candidates}
