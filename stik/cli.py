@@ -125,3 +125,6 @@ def stats(ctx: Context, as_json: bool) -> None:
 
 
 # Commands defined by the packages (one line each; keep alphabetical).
+from channels.email.cli import email  # noqa: E402
+
+main.add_command(email)

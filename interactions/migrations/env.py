@@ -5,6 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import channels.email.models  # noqa: F401  (the email channel's tables)
 from interactions.db import create_engine
 from interactions.models import Base
 
