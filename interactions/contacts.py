@@ -238,11 +238,11 @@ def _activity_values(store: Store, contact: InboundContact, raw_sha256: str) -> 
         "sender_name": _clip(contact.sender_name, 300),
         "recipient": _clip(contact.recipient, 400),
         "subject": _clip(contact.subject, 1000),
-        "text": contact.text,
+        "text": _without_nul(contact.text),
         "raw_sha256": raw_sha256,
         "match_reasons": [],
         "match_candidates": [],
-        "meta": dict(contact.meta),
+        "meta": _without_nul(dict(contact.meta)),
     }
 
 
@@ -336,7 +336,18 @@ async def _keep_attachments(
 
 
 def _clip(value: str | None, length: int) -> str | None:
-    return value[:length] if value is not None else None
+    return _without_nul(value[:length]) if value is not None else None
+
+
+def _without_nul(value: Any) -> Any:
+    """Drop NUL characters, which PostgreSQL refuses in text and JSON, at any depth."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 __all__ = [

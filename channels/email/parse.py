@@ -305,6 +305,8 @@ class _Body:
             self._tnef(part)
         elif kind in ("text/plain", "text/html") and not self._is_attachment(part):
             self._text(part, kind)
+            if self._filename(part) is not None:  # a named inline text: shown and kept
+                self._attach(part, kind)
         else:
             self._attach(part, kind)
 
@@ -385,7 +387,7 @@ class _Body:
             if forwarded.strip():
                 header = f"---------- {subject or 'forwarded message'} ----------"
                 self.texts.append(f"{header}\n{forwarded}")
-        name = _safe_filename(subject or f"message-{self.counter}") + ".eml"
+        name = self._filename(part) or _safe_filename(subject or f"message-{self.counter}") + ".eml"
         self.parsed.attachments.append(Attachment(name, "message/rfc822", data))
 
     def _delivery_status(self, part: Message) -> None:
