@@ -25,7 +25,7 @@ ALIASES = {
 }
 
 #: Windows supersets of ISO charsets: mail declared as the ISO one often is the other.
-WINDOWS_SIBLING = {"latin_1": "cp1252", "iso8859_2": "cp1250", "iso8859_15": "cp1252"}
+WINDOWS_SIBLING = {"iso8859-1": "cp1252", "iso8859-2": "cp1250", "iso8859-15": "cp1252"}
 
 _WINDOWS_NUMBER = re.compile(r"^(?:windows|win|cp|x-cp|ms)?[-_ ]?(12[5-8]\d)$")
 _C1_CONTROLS = re.compile("[\x80-\x9f]")

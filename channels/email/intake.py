@@ -92,13 +92,15 @@ async def ingest(
         kept = raw
 
     robot = classify(mail, settings)
-    mailbox = route(mail, settings, mailbox)
+    fetched_from, mailbox = mailbox, route(mail, settings, mailbox)
     thread = await find_thread(store, mail, robot, settings, received_at)
     contact = _contact(mail, kept, robot, mailbox, thread, refused)
+    if fetched_from is not None:
+        contact.meta["seen_in"] = [fetched_from.name]
     recorded = await record_contact(store, contact)
 
     if not recorded.created:
-        await _note_mailbox(store, recorded.activity_id, mailbox)
+        await _note_mailbox(store, recorded.activity_id, fetched_from)
         return Ingested(recorded.activity_id, False, recorded.ticket_number, robot)
     if robot is Robot.BOUNCE:
         await _record_bounce(store, mail, recorded.activity_id, received_at)
@@ -226,7 +228,7 @@ def _contact(
     if mail.html is not None:
         meta["html"] = mail.html[:MAX_HTML]
     if mailbox is not None:
-        meta.update(mailbox=mailbox.name, queue=mailbox.queue, seen_in=[mailbox.name])
+        meta.update(mailbox=mailbox.name, queue=mailbox.queue)
     if robot is not None:
         meta["robot"] = robot.value
     if robot is Robot.INTERNAL:
