@@ -83,6 +83,15 @@ def _close(client: IMAPClient) -> None:
             client.shutdown()
 
 
+def _idle_once(client: IMAPClient, timeout: float) -> None:
+    """Enter IDLE, wait up to `timeout` for news, and leave IDLE (blocking)."""
+    client.idle()
+    try:
+        client.idle_check(timeout)
+    finally:
+        client.idle_done()
+
+
 @dataclass
 class MailboxReader:
     """Reads one mailbox: `fetch_new` once, or `run` forever with IDLE or polling."""
@@ -92,6 +101,7 @@ class MailboxReader:
     mailbox: MailboxSettings
     transport: Transport | None = None
     status: MailboxStatus = field(default_factory=MailboxStatus)
+    _idling: "asyncio.Future[None] | None" = field(default=None, init=False, repr=False)
 
     async def fetch_new(self, client: IMAPClient | None = None) -> int:
         """Ingest every mail above the committed position; return how many."""
@@ -199,6 +209,9 @@ class MailboxReader:
             except Exception as exc:
                 await self._failed(exc)
             finally:
+                if self._idling is not None and not self._idling.done():
+                    await asyncio.wait([self._idling], timeout=self.mailbox.poll_seconds + 5)
+                self._idling = None
                 if client is not None:
                     await asyncio.to_thread(_close, client)
 
@@ -210,11 +223,10 @@ class MailboxReader:
             await asyncio.sleep(timeout)
             return
         self.status.idle = True
-        await asyncio.to_thread(client.idle)
-        try:
-            await asyncio.to_thread(client.idle_check, timeout)
-        finally:
-            await asyncio.to_thread(client.idle_done)
+        # One thread runs the whole IDLE exchange, so that a cancelled wait never leaves
+        # the connection half in IDLE; `run` lets it finish before logging out.
+        self._idling = asyncio.ensure_future(asyncio.to_thread(_idle_once, client, timeout))
+        await asyncio.shield(self._idling)
 
     def _ok(self) -> None:
         self.status.state, self.status.failures = "ok", 0

@@ -6,10 +6,11 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
@@ -22,6 +23,8 @@ from channels.email.settings import EmailSettings, MailboxSettings
 from tests.conftest import missing
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+#: The mailboxes of the test session's Dovecot, all with the password "secret".
+TEST_USERS = tuple(f"box{n}@stik.test" for n in range(400))
 
 
 def free_port() -> int:
@@ -83,18 +86,14 @@ class Dovecot:
     home: Path
     port: int
     owner: str
-    users: set[str] = field(default_factory=set)
 
-    def add_user(self, user: str, password: str = "secret") -> None:
-        if user in self.users:
-            return
-        with open(self.home / "passwd", "a") as fh:
-            fh.write(f"{user}:{{PLAIN}}{password}::::::\n")
-        self.users.add(user)
+    def add_user(self, user: str) -> None:
+        if user not in TEST_USERS:
+            raise ValueError(f"{user} is not one of the session's users")
 
-    def client(self, user: str, password: str = "secret") -> IMAPClient:
+    def client(self, user: str) -> IMAPClient:
         client = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=10)
-        client.login(user, password)
+        client.login(user, "secret")
         return client
 
     def deliver(self, user: str, *mails: bytes, folder: str = "INBOX") -> None:
@@ -175,11 +174,12 @@ service stats {{
 
 
 @pytest.fixture(scope="session")
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
+def dovecot() -> Iterator[Dovecot]:
     """Start Dovecot as an unprivileged process on a free loopback port."""
     if not os.path.exists(DOVECOT):
         missing("Dovecot is not installed (Debian package dovecot-imapd)")
-    home = tmp_path_factory.mktemp("dovecot")
+    # Not under pytest's temporary root: that is private to the user running the tests.
+    home = Path(tempfile.mkdtemp(prefix="stik-dovecot-"))
     account = pwd.getpwnam("nobody") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
     group = subprocess.run(
         ["id", "-gn", account.pw_name], capture_output=True, text=True, check=True
@@ -194,7 +194,8 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
         port=port,
     )
     (home / "dovecot.conf").write_text(config)
-    (home / "passwd").write_text("")
+    # Dovecot may miss a passwd-file changed twice within a second: all users up front.
+    (home / "passwd").write_text("".join(f"{u}:{{PLAIN}}secret::::::\n" for u in TEST_USERS))
     command = [DOVECOT, "-F", "-c", str(home / "dovecot.conf")]
     if os.geteuid() == 0:
         home.chmod(0o755)
@@ -217,6 +218,7 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
