@@ -92,20 +92,23 @@ def split_reply(text: str) -> ReplyParts:
 
 
 def _history_start(lines: list[str]) -> int:
+    seen_text = False
+    quoted_from: int | None = None  # start of the current run of quoted or blank lines
     for i, line in enumerate(lines):
-        if i == 0:
-            continue
-        if _SEPARATOR.match(line) or _attribution_at(lines, i):
+        if i > 0 and (_SEPARATOR.match(line) or _attribution_at(lines, i)):
             return i
-        if _HEADER_BLOCK.match(line) and any(
-            _HEADER_NEXT.match(nxt) for nxt in lines[i + 1 : i + 4]
+        if (
+            i > 0
+            and _HEADER_BLOCK.match(line)
+            and any(_HEADER_NEXT.match(nxt) for nxt in lines[i + 1 : i + 4])
         ):
             return i
-        if line.startswith(">") and all(
-            not rest.strip() or rest.startswith(">") for rest in lines[i:]
-        ):
-            return i
-    return len(lines)
+        if line.startswith(">"):
+            if quoted_from is None and seen_text:
+                quoted_from = i
+        elif line.strip():
+            seen_text, quoted_from = True, None
+    return quoted_from if quoted_from is not None else len(lines)
 
 
 def _attribution_at(lines: list[str], i: int) -> bool:
