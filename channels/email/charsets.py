@@ -30,6 +30,7 @@ WINDOWS_SIBLING = {"iso8859-1": "cp1252", "iso8859-2": "cp1250", "iso8859-15": "
 _WINDOWS_NUMBER = re.compile(r"^(?:windows|win|cp|x-cp|ms)?[-_ ]?(12[5-8]\d)$")
 _C1_CONTROLS = re.compile("[\x80-\x9f]")
 _DETECT_LIMIT = 64 * 1024
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 def lookup_charset(name: str | None) -> str | None:
@@ -89,6 +90,7 @@ def _strict(data: bytes, codec: str) -> str | None:
 
 def decode_words(value: str, hint: str | None = None) -> tuple[str, bool]:
     """Decode RFC 2047 encoded words and raw 8-bit bytes in one header value."""
+    value = _FOLD.sub("", value)
     raw = value.encode("ascii", "surrogateescape") if _has_surrogates(value) else None
     if raw is not None:
         value, fallback = decode_bytes(raw, hint)

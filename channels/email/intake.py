@@ -69,11 +69,13 @@ async def ingest(
     size: int | None = None,
     received_at: datetime | None = None,
     transport: Transport | None = None,
+    parsed: ParsedMail | None = None,
 ) -> Ingested:
     """Record one raw mail as an activity, on the right ticket; never raises on content.
 
     `size` is the mail's full size where only its header was fetched (IMAP, over the
-    limit); a mail over `max_message_bytes` is recorded with its header only.
+    limit); a mail over `max_message_bytes` is recorded with its header only. `parsed`
+    is the mail already parsed by the caller from the same `raw`.
     """
     received_at = received_at or utcnow()
     size = len(raw) if size is None else size
@@ -88,7 +90,7 @@ async def ingest(
         mail = parse_mail(kept, received_at)
         mail.text, mail.html, mail.attachments = refused, None, []
     else:
-        mail = parse_mail(raw, received_at)
+        mail = parsed or parse_mail(raw, received_at)
         kept = raw
 
     robot = classify(mail, settings)

@@ -1,8 +1,10 @@
 """The embedded intake: a Maildir-style drop folder of raw mails (`var/maildrop/`).
 
-Files in `new/` (and loose `*.eml` files in the folder itself) are ingested in name
-order and moved to `cur/` only after their activity is committed; a crash in between
-re-ingests the file, which the Message-ID makes harmless.
+Files in `new/` (and loose `*.eml` files in the folder itself) are ingested and moved
+to `cur/` only after their activity is committed; a crash in between re-ingests the
+file, which the Message-ID makes harmless. Mails of one sender go in name order, one
+after the other, so that an answer never overtakes the mail it answers; different
+senders are ingested side by side.
 """
 
 import asyncio
@@ -14,10 +16,15 @@ import structlog
 
 from channels.email.intake import ingest
 from channels.email.outbound import Transport
+from channels.email.parse import ParsedMail, parse_mail
 from channels.email.settings import EmailSettings
 from interactions.store import Store
+from interactions.types import utcnow
 
 log = structlog.get_logger(__name__)
+
+#: Mails read and parsed at a time: a big backlog is not held in memory at once.
+CHUNK = 200
 
 
 @dataclass
@@ -48,24 +55,48 @@ async def process_drop_folder(
     settings: EmailSettings,
     folder: Path | None = None,
     transport: Transport | None = None,
+    concurrency: int = 8,
 ) -> DropResult:
     """Ingest every waiting mail; a database error stops the run and is raised."""
     folder = folder or settings.maildrop
     await asyncio.to_thread(prepare, folder)
     result = DropResult()
-    for path in await asyncio.to_thread(waiting, folder):
-        try:
-            raw = await asyncio.to_thread(path.read_bytes)
-        except OSError as exc:
-            log.warning("maildrop_unreadable", file=path.name, error=type(exc).__name__)
-            continue
-        done = await ingest(store, raw, settings, transport=transport)
-        await asyncio.to_thread(_move_to_cur, path, folder)
-        result.processed += 1
-        result.refused += done.refused is not None
+    paths = await asyncio.to_thread(waiting, folder)
+    for start in range(0, len(paths), CHUNK):
+        lanes = await asyncio.to_thread(_read_lanes, paths[start : start + CHUNK])
+        gate = asyncio.Semaphore(concurrency)
+
+        async def run(
+            lane: list[tuple[Path, bytes, ParsedMail]], gate: asyncio.Semaphore = gate
+        ) -> None:
+            async with gate:
+                for path, raw, mail in lane:
+                    done = await ingest(store, raw, settings, transport=transport, parsed=mail)
+                    await asyncio.to_thread(_move_to_cur, path, folder)
+                    result.processed += 1
+                    result.refused += done.refused is not None
+
+        outcomes = await asyncio.gather(*(run(lane) for lane in lanes), return_exceptions=True)
+        if failed := next((o for o in outcomes if isinstance(o, BaseException)), None):
+            raise failed
     if result.processed:
         log.info("maildrop_processed", count=result.processed, refused=result.refused)
     return result
+
+
+def _read_lanes(paths: list[Path]) -> list[list[tuple[Path, bytes, ParsedMail]]]:
+    """Read and parse mails, grouped by sender (blocking; run in a thread)."""
+    lanes: dict[str, list[tuple[Path, bytes, ParsedMail]]] = {}
+    now = utcnow()
+    for path in paths:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            log.warning("maildrop_unreadable", file=path.name, error=type(exc).__name__)
+            continue
+        mail = parse_mail(raw, now)
+        lanes.setdefault(mail.sender_address or "", []).append((path, raw, mail))
+    return list(lanes.values())
 
 
 def _move_to_cur(path: Path, folder: Path) -> None:
