@@ -427,6 +427,7 @@ class _Body:
         except Exception:
             self.parsed.note("winmail.dat could not be unpacked; kept as it came")
             return
+        codepage = getattr(tnef, "codepage", None)
         for item in tnef.attachments:
             try:
                 name = item.long_filename() or item.name
@@ -434,13 +435,12 @@ class _Body:
             except Exception:
                 continue
             if isinstance(name, bytes):
-                name = decode_bytes(name)[0]
-            self.parsed.attachments.append(
-                Attachment(str(name or "tnef-part"), "application/octet-stream", payload)
-            )
+                name = decode_bytes(name, codepage)[0]
+            name = _safe_filename(str(name or "").rstrip("\x00")) if name else "tnef-part"
+            self.parsed.attachments.append(Attachment(name, "application/octet-stream", payload))
         body = getattr(tnef, "body", None) or getattr(tnef, "htmlbody", None)
         if isinstance(body, bytes):
-            body = decode_bytes(body)[0]
+            body = decode_bytes(body.rstrip(b"\x00"), codepage)[0]
         if isinstance(body, str) and body.strip():
             self.texts.append(html_to_text(body) if "<" in body[:200] else body)
 

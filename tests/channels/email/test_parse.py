@@ -1,6 +1,8 @@
 """The parser on hostile and odd input: never raises, keeps what it can read."""
 
+import struct
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -146,3 +148,29 @@ def test_charset_lookup_and_fallback() -> None:
     assert decode_bytes("Šmartinska".encode("cp1250"), "iso-8859-2") == ("Šmartinska", False)
     text, fallback = decode_bytes("Šmartinska".encode(), "x-unknown")
     assert (text, fallback) == ("Šmartinska", True)
+
+
+def tnef_object(level: int, name: int, kind: int, data: bytes) -> bytes:
+    """One TNEF attribute as Outlook writes it: header, data, 16-bit checksum."""
+    header = struct.pack("<BHHI", level, name, kind, len(data))
+    return header + data + struct.pack("<H", sum(data) & 0xFFFF)
+
+
+def test_winmail_dat_is_unpacked_into_its_files_and_text() -> None:
+    tnef = struct.pack("<IH", 0x223E9F78, 1)
+    tnef += tnef_object(1, 0x9007, 0x0006, struct.pack("<II", 1250, 0))  # OEM code page
+    tnef += tnef_object(1, 0x800C, 0x0002, "Števec VT 12345".encode("cp1250") + b"\0")
+    tnef += tnef_object(2, 0x9002, 0x0006, b"\0" * 14)  # an attachment starts
+    tnef += tnef_object(2, 0x8010, 0x0001, b"stevec.txt\0")
+    tnef += tnef_object(2, 0x800F, 0x0006, b"VT 12345 MT 678")
+    message = EmailMessage()
+    message["From"], message["Subject"] = "ana.novak@example.si", "Outlook"
+    message.set_content("")
+    message.add_attachment(tnef, maintype="application", subtype="ms-tnef", filename="winmail.dat")
+
+    mail = parse_mail(message.as_bytes(), NOW)
+
+    files = {a.filename: a.data for a in mail.attachments}
+    assert files["stevec.txt"] == b"VT 12345 MT 678"
+    assert files["winmail.dat"] == tnef
+    assert "Števec VT 12345" in mail.text
