@@ -9,7 +9,6 @@ Message-ID makes that re-read harmless. Errors back off and show in `/readyz`.
 import asyncio
 import contextlib
 import random
-import ssl
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,7 @@ from sqlalchemy import select
 from channels.email.intake import ingest
 from channels.email.models import MailboxState
 from channels.email.outbound import Transport
-from channels.email.settings import EmailSettings, MailboxSettings
+from channels.email.settings import EmailSettings, MailboxSettings, tls_context
 from interactions.contacts import insert_ignoring_conflicts
 from interactions.db import retrying
 from interactions.store import Store
@@ -57,7 +56,7 @@ class MailboxStatus:
 
 def connect(mailbox: MailboxSettings) -> IMAPClient:
     """Open and log in to the mailbox's server (blocking; call in a thread)."""
-    context = ssl.create_default_context()
+    context = tls_context(mailbox.ca_file)
     client = IMAPClient(
         mailbox.host,
         port=mailbox.port,

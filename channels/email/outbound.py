@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.email.models import AutoReplyLog, OutgoingMail
 from channels.email.reply import tag_subject
-from channels.email.settings import EmailSettings, SmtpSettings
+from channels.email.settings import EmailSettings, SmtpSettings, tls_context
 from interactions.contacts import (
     Attachment,
     InboundContact,
@@ -148,6 +148,7 @@ class SmtpTransport:
             port=s.port,
             use_tls=s.security == "tls",
             start_tls=s.security == "starttls",
+            tls_context=tls_context(s.ca_file) if s.security != "plain" else None,
             username=s.user or None,
             password=s.password or None,
             timeout=s.timeout_seconds,

@@ -5,6 +5,7 @@ mailbox names the environment variable that holds its password.
 """
 
 import os
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ class MailboxSettings:
     poll_seconds: float = 30.0
     idle: bool = True
     timeout_seconds: float = 60.0
+    ca_file: str = ""  # a private CA to trust for the server's certificate
 
     @property
     def password(self) -> str:
@@ -49,10 +51,16 @@ class SmtpSettings:
     user: str = ""
     password_env: str = ""
     timeout_seconds: float = 30.0
+    ca_file: str = ""  # a private CA to trust for the server's certificate
 
     @property
     def password(self) -> str:
         return os.environ.get(self.password_env, "") if self.password_env else ""
+
+
+def tls_context(ca_file: str) -> ssl.SSLContext:
+    """A verifying TLS context; with `ca_file`, that CA is trusted as well."""
+    return ssl.create_default_context(cafile=ca_file or None)
 
 
 @dataclass(frozen=True)

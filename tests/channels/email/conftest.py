@@ -5,6 +5,7 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -86,6 +87,11 @@ class Dovecot:
     home: Path
     port: int
     owner: str
+    tls_port: int
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.home / "cert.pem")
 
     def add_user(self, user: str) -> None:
         if user not in TEST_USERS:
@@ -132,7 +138,9 @@ listen = 127.0.0.1
 base_dir = {home}/run
 state_dir = {home}/state
 log_path = {home}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{home}/cert.pem
+ssl_key = <{home}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {user}
@@ -156,7 +164,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -184,9 +193,11 @@ def dovecot() -> Iterator[Dovecot]:
     group = subprocess.run(
         ["id", "-gn", account.pw_name], capture_output=True, text=True, check=True
     ).stdout.strip()
-    port = free_port()
+    port, tls_port = free_port(), free_port()
+    make_certificate(home)
     config = _CONFIG.format(
         home=home,
+        tls_port=tls_port,
         user=account.pw_name,
         group=group,
         uid=account.pw_uid,
@@ -211,7 +222,7 @@ def dovecot() -> Iterator[Dovecot]:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         _wait_for_port(port, process)
-        yield Dovecot(home=home, port=port, owner=account.pw_name)
+        yield Dovecot(home=home, port=port, owner=account.pw_name, tls_port=tls_port)
     finally:
         process.terminate()
         try:
@@ -219,6 +230,22 @@ def dovecot() -> Iterator[Dovecot]:
         except subprocess.TimeoutExpired:
             process.kill()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def make_certificate(folder: Path) -> Path:
+    """Write a self-signed certificate for 127.0.0.1 (cert.pem, key.pem) into `folder`."""
+    if shutil.which("openssl") is None:
+        missing("openssl is not installed (Debian package openssl)")
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return folder / "cert.pem"
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
@@ -261,6 +288,8 @@ class SmtpServer:
     host: str
     port: int
     collector: _Collector
+    security: str = "plain"
+    ca_file: str = ""
 
     @property
     def messages(self) -> list[Received]:
@@ -276,6 +305,27 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller.start()
     try:
         yield SmtpServer("127.0.0.1", port, collector)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(params=["starttls", "tls"])
+def tls_smtp_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SmtpServer]:
+    """An aiosmtpd server that requires STARTTLS, or speaks TLS from the start."""
+    cert = make_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, tmp_path / "key.pem")
+    collector = _Collector()
+    port = free_port()
+    if request.param == "starttls":
+        controller = Controller(
+            collector, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+        )
+    else:
+        controller = Controller(collector, hostname="127.0.0.1", port=port, ssl_context=context)
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", port, collector, security=request.param, ca_file=str(cert))
     finally:
         controller.stop()
 

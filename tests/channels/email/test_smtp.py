@@ -171,3 +171,42 @@ async def test_send_that_keeps_failing_ends_marked_failed(store: Store, tmp_path
         failed = await session.get_one(OutgoingMail, row.id)
     assert failed.status == "failed" and failed.attempts == 2 and failed.last_error
     assert shown["status"] == "failed" and shown["attempts"] == 2
+
+
+async def test_reply_goes_out_over_verified_tls(
+    store: Store, tls_smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    server = tls_smtp_server
+    smtp = SmtpSettings(
+        host=server.host, port=server.port, security=server.security, ca_file=server.ca_file
+    )
+    settings = replace(email_settings(tmp_path, acknowledge=False), smtp=smtp)
+    ticket_id = await ticket_of(store, await ingest(store, build_mail(), settings))
+    untrusting = SmtpTransport(replace(smtp, ca_file="", timeout_seconds=5))
+
+    refused = await send_reply(store, settings, ticket_id, "Prvi", transport=untrusting)
+    sent = await send_reply(store, settings, ticket_id, "Drugi", transport=SmtpTransport(smtp))
+
+    async with store.sessions() as session:
+        assert (await session.get_one(OutgoingMail, refused.id)).status == "queued"
+        assert (await session.get_one(OutgoingMail, sent.id)).status == "sent"
+    (received,) = server.messages
+    assert b"Drugi" in received.data
+
+
+async def test_imap_over_tls_and_starttls_with_a_private_ca(
+    store: Store, dovecot: Dovecot, tmp_path: Path
+) -> None:
+    address = next(_users)
+    settings = email_settings(tmp_path, acknowledge=False)
+    dovecot.deliver(address, build_mail(message_id="<tls1@x>"), build_mail(message_id="<tls2@x>"))
+    over_tls = dovecot.mailbox(
+        address, security="tls", port=dovecot.tls_port, ca_file=dovecot.ca_file
+    )
+    starttls = dovecot.mailbox(address, security="starttls", ca_file=dovecot.ca_file)
+
+    first = await MailboxReader(store, settings, over_tls).fetch_new()
+    dovecot.deliver(address, build_mail(message_id="<tls3@x>"))
+    second = await MailboxReader(store, settings, starttls).fetch_new()
+
+    assert (first, second) == (2, 1)
