@@ -13,6 +13,7 @@ from channels.email.maildrop import process_drop_folder
 from channels.email.outbound import Transport, deliver_due, transport_for
 from channels.email.settings import EmailSettings
 from interactions.store import Store
+from interactions.types import utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -83,4 +84,5 @@ class EmailService:
                 )
             else:
                 status.state, status.failures, status.last_error = "ok", 0, None
+                status.last_ok_at = utcnow()
             await asyncio.sleep(pause)

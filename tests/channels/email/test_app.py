@@ -45,6 +45,7 @@ async def test_app_reads_the_drop_folder_and_shows_email_state_in_readyz(
     assert response.status == 200
     assert body["email"]["maildrop"]["state"] == "ok"
     assert body["email"]["maildrop"]["processed"] == 1
+    assert body["email"]["maildrop"]["last_ok_at"] is not None
     assert body["email"]["mailboxes"] == {}
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1  # the acknowledgement
 
@@ -82,3 +83,18 @@ def test_cli_imports_a_folder_and_an_mbox_once(tmp_path: Path) -> None:
             await store.close()
 
     assert asyncio.run(count()) == 5
+
+
+def test_cli_fetch_reads_the_drop_folder_and_sends_the_acknowledgement(tmp_path: Path) -> None:
+    env = {"STIK_DATA_DIR": str(tmp_path), "STIK_DATABASE_URL": f"sqlite:///{tmp_path}/s.db"}
+    new = tmp_path / "maildrop" / "new"
+    new.mkdir(parents=True)
+    (new / "a.eml").write_bytes(build_mail(message_id="<fetch@x>"))
+    runner = CliRunner()
+
+    assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    result = runner.invoke(main, ["email", "fetch"], env=env)
+
+    assert "1 from the drop folder, 0 from mailboxes" in result.output, result.output
+    (ack,) = (tmp_path / "outbox").glob("*.eml")
+    assert b"Auto-Submitted: auto-generated" in ack.read_bytes()
