@@ -31,7 +31,7 @@ from interactions.contacts import (
     insert_ignoring_conflicts,
     record_contact,
 )
-from interactions.models import Activity, Channel, Ticket, TicketStatus
+from interactions.models import Activity, Channel, Partner, Ticket, TicketStatus
 from interactions.store import Store
 from interactions.types import utcnow
 
@@ -379,7 +379,8 @@ async def acknowledge(
         recipient=sender,
         subject=f"[#{number}] {mail.base_subject or number}",
         template="acknowledgement",
-        language=mailbox.language if mailbox else settings.language,
+        language=await _language(store, recorded.activity_id)
+        or (mailbox.language if mailbox else settings.language),
         values={"subject": mail.base_subject, "ticket_number": number, "brand": brand},
         ticket_id=recorded.ticket_id,
         in_reply_to=mail.message_id,
@@ -390,3 +391,13 @@ async def acknowledge(
     if transport is not None:
         await deliver_one(store, transport, settings, row.id)
     return True
+
+
+async def _language(store: Store, activity_id: int) -> str | None:
+    """The language of the partner an activity was matched to, if it was."""
+    async with store.sessions() as session:
+        return await session.scalar(
+            select(Partner.language)
+            .join(Activity, Activity.partner_id == Partner.id)
+            .where(Activity.id == activity_id)
+        )

@@ -18,7 +18,15 @@ from channels.email.outbound import OutboxTransport, send_reply
 from channels.email.parse import CHARSET_FALLBACK, parse_mail
 from channels.email.robots import Robot
 from channels.email.settings import EmailSettings
-from interactions.models import Activity, Blob, Document, Ticket, TicketStatus
+from interactions.models import (
+    Activity,
+    Blob,
+    ContactPoint,
+    Document,
+    Partner,
+    Ticket,
+    TicketStatus,
+)
 from interactions.store import Store
 from interactions.types import utcnow
 from tests.channels.email.conftest import build_mail, email_settings
@@ -479,3 +487,20 @@ async def test_mail_from_stiks_own_address_is_never_answered(store: Store, tmp_p
 
     assert done.robot is Robot.OWN and done.ticket_number is None and not done.acknowledged
     assert outbox_mails(settings) == []
+
+
+async def test_acknowledgement_speaks_the_matched_partners_language(
+    store: Store, settings: EmailSettings
+) -> None:
+    async with store.sessions() as session, session.begin():
+        partner = Partner(first_name="John", last_name="Smith", language="en")
+        partner.contact_points.append(ContactPoint(kind="email", value="john@example.com"))
+        session.add(partner)
+    transport = OutboxTransport(settings.outbox)
+
+    await ingest(store, build_mail(sender="john@example.com"), settings, transport=transport)
+    await ingest(store, build_mail(message_id="<sl@x>"), settings, transport=transport)
+
+    english, slovene = outbox_mails(settings)
+    assert "we have received your message" in english.get_body(("plain",)).get_content()
+    assert "prejeli smo vaše sporočilo" in slovene.get_body(("plain",)).get_content()
