@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser, BytesParser
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from typing import Protocol
@@ -216,8 +217,6 @@ async def _record(store: Store, row: OutgoingMail, subject: str, raw: bytes) -> 
 
 
 def _plain_text(raw: bytes) -> str:
-    from email.parser import BytesParser
-
     message = BytesParser(policy=policy.default).parsebytes(raw)
     body = message.get_body(preferencelist=("plain",))
     return body.get_content() if body is not None else ""  # type: ignore[attr-defined]
@@ -326,8 +325,6 @@ async def _show_delivery(session: AsyncSession, activity_id: int | None, state: 
 
 
 def _subject_of(raw: bytes) -> str:
-    from email.parser import BytesHeaderParser
-
     return str(BytesHeaderParser(policy=policy.default).parsebytes(raw).get("subject", ""))
 
 
