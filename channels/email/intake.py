@@ -86,6 +86,7 @@ async def ingest(
             f"{settings.max_message_bytes / 2**20:.0f} MB; headers kept, body refused"
         )
         log.warning("email_refused", size=size, limit=settings.max_message_bytes)
+        # TODO(#4): no notice goes to the sender yet; the activity carries the reason.
         kept = _header_block(raw)
         mail = parse_mail(kept, received_at)
         mail.text, mail.html, mail.attachments = refused, None, []
@@ -230,12 +231,16 @@ def _contact(
     if mail.html is not None:
         meta["html"] = mail.html[:MAX_HTML]
     if mailbox is not None:
+        # TODO(#4): the mailbox's queue is a hint in meta; setting Ticket.queue_id is
+        # routing's job, which does not exist on this branch yet.
         meta.update(mailbox=mailbox.name, queue=mailbox.queue)
     if robot is not None:
         meta["robot"] = robot.value
     if robot is Robot.INTERNAL:
         meta["internal_note"] = True
     if thread is not None:
+        # TODO(#4): a new ticket after a long-closed one is linked through this meta
+        # entry only; the data model has no ticket-to-ticket link yet.
         meta["thread"] = {"ticket": thread.number, "how": thread.how}
     if refused is not None:
         meta["refused"] = refused
@@ -308,6 +313,8 @@ async def _record_bounce(
     )
 
 
+# TODO(#4): failing addresses live in email_failing_address, keyed by the normalised
+# address; ContactPoint has no status column to carry the flag itself.
 async def _flag_address(
     session: AsyncSession, address: str, status: str, activity_id: int, now: datetime
 ) -> None:
