@@ -30,6 +30,7 @@ from interactions.models import (
     Document,
     Ticket,
     TicketKind,
+    TicketStatus,
 )
 from interactions.resolution import Resolution
 from interactions.store import Store
@@ -93,6 +94,10 @@ class InboundContact:
     legal_entity: str | None = None
     ticket_kind: TicketKind | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: The ticket a channel's threading found: the contact joins it instead of a new one.
+    ticket_id: int | None = None
+    #: Sent by a machine (auto-reply, bounce): recorded, never opens or reopens a ticket.
+    automatic: bool = False
 
     def __post_init__(self) -> None:
         # Adapters may hand plain strings; the door speaks in enums and aware times,
@@ -127,6 +132,7 @@ class RecordedContact:
     created: bool
     ticket_number: str | None = None
     failure_reason: str | None = None
+    ticket_id: int | None = None
 
 
 def insert_ignoring_conflicts(session: AsyncSession, model: Any) -> Any:
@@ -177,7 +183,13 @@ async def _find(store: Store, contact: InboundContact) -> RecordedContact | None
     async with store.sessions() as session:
         row = (
             await session.execute(
-                select(Activity.id, Activity.state, Activity.failure_reason, Ticket.number)
+                select(
+                    Activity.id,
+                    Activity.state,
+                    Activity.failure_reason,
+                    Activity.ticket_id,
+                    Ticket.number,
+                )
                 .outerjoin(Ticket, Ticket.id == Activity.ticket_id)
                 .where(
                     Activity.channel == contact.channel,
@@ -193,6 +205,7 @@ async def _find(store: Store, contact: InboundContact) -> RecordedContact | None
         created=False,
         ticket_number=row.number,
         failure_reason=row.failure_reason,
+        ticket_id=row.ticket_id,
     )
 
 
@@ -217,13 +230,12 @@ async def _process(store: Store, contact: InboundContact, raw_sha256: str) -> Re
             assert found is not None, "activity vanished after a conflict"
             return found
 
-        ticket = None
-        if (
-            contact.direction is Direction.INBOUND
-            and contact.channel in WRITTEN_CHANNELS
-            and classification.get("open_ticket", True)
-        ):
+        ticket, reopened = None, False
+        if contact.ticket_id is not None:
+            ticket, reopened = await _join_ticket(session, contact)
+        elif _opens_ticket(contact) and classification.get("open_ticket", True):
             ticket = await _open_ticket(session, contact, values, classification)
+        if ticket is not None:
             activity = await session.get_one(Activity, activity_id)
             activity.ticket_id = ticket.id
         await _keep_attachments(session, contact, activity_id)
@@ -233,6 +245,7 @@ async def _process(store: Store, contact: InboundContact, raw_sha256: str) -> Re
         state=ActivityState.PROCESSED,
         created=True,
         ticket_number=ticket.number if ticket else None,
+        ticket_id=ticket.id if ticket else None,
     )
     log.info(
         "contact_recorded",
@@ -242,8 +255,9 @@ async def _process(store: Store, contact: InboundContact, raw_sha256: str) -> Re
         match=values["match_outcome"],
     )
     await store.bus.publish("activity.recorded", {"activity_id": activity_id})
-    if ticket is not None:
-        await store.bus.publish("ticket.opened", {"ticket_id": ticket.id, "number": ticket.number})
+    if ticket is not None and (contact.ticket_id is None or reopened):
+        event = "ticket.reopened" if reopened else "ticket.opened"
+        await store.bus.publish(event, {"ticket_id": ticket.id, "number": ticket.number})
     return result
 
 
@@ -306,6 +320,30 @@ async def _resolve(store: Store, session: AsyncSession, contact: InboundContact)
 async def _insert_activity(session: AsyncSession, values: dict[str, Any]) -> int | None:
     stmt = insert_ignoring_conflicts(session, Activity).values(**values).returning(Activity.id)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _opens_ticket(contact: InboundContact) -> bool:
+    return (
+        contact.direction is Direction.INBOUND
+        and contact.channel in WRITTEN_CHANNELS
+        and not contact.automatic
+    )
+
+
+#: Statuses an inbound answer from the customer takes a ticket out of.
+_WAITING = frozenset({TicketStatus.PENDING_CUSTOMER, TicketStatus.RESOLVED, TicketStatus.CLOSED})
+
+
+async def _join_ticket(session: AsyncSession, contact: InboundContact) -> tuple[Ticket, bool]:
+    """Return the ticket `contact` joins, reopened when the customer answers it."""
+    ticket = await session.get_one(Ticket, contact.ticket_id, with_for_update=True)
+    if not _opens_ticket(contact) or ticket.status not in _WAITING:
+        return ticket, False
+    ticket.status = TicketStatus.OPEN
+    ticket.resolved_at = None
+    ticket.closed_at = None
+    ticket.updated_at = utcnow()
+    return ticket, True
 
 
 async def _open_ticket(

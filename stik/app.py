@@ -2,12 +2,14 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
 from sqlalchemy import text
 
+import channels.email
 import channels.fax
 import channels.post
 import channels.visit
@@ -26,6 +28,8 @@ log = structlog.get_logger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
+#: Background parts that show their state in /readyz: name -> a function returning it.
+READINESS = web.AppKey("readiness", dict[str, Callable[[], dict[str, Any]]])
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -49,7 +53,9 @@ async def readyz(request: web.Request) -> web.Response:
             {"status": "unavailable", "database": "ok", "schema": current, "expected": head},
             status=503,
         )
-    return web.json_response({"status": "ok", "database": store.dialect, "schema": current})
+    body: dict[str, Any] = {"status": "ok", "database": store.dialect, "schema": current}
+    body.update({name: report() for name, report in request.app[READINESS].items()})
+    return web.json_response(body)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> web.Application:
@@ -57,10 +63,12 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     app = web.Application(client_max_size=32 * 1024 * 1024)
     app[SETTINGS] = settings
     app[STORE] = store or Store.open(settings.effective_database_url)
+    app[READINESS] = {}
     install_matching(app[STORE], settings.extra.get("matching", {}))
     setup_triage(app, app[STORE], settings.data_dir / "triage")
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    channels.email.setup(app)
     channels.web.setup(app)
     channels.post.setup(app)
     channels.fax.setup(app)

@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import agent_ui.models  # noqa: F401  (the workspace's tables)
-import channels.web.models  # noqa: F401  (the web form's tables)
+import channels.email.models
+import channels.web.models  # noqa: F401  (with the line above: the channels' tables)
 import interactions.triage.models  # noqa: F401  (registers the triage tables)
 import routing.models  # noqa: F401  (routing's tables share the metadata)
 from interactions.db import create_engine
