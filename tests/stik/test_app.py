@@ -1,5 +1,7 @@
 """Health and readiness probes of the running application."""
 
+from pathlib import Path
+
 from aiohttp.test_utils import TestClient, TestServer
 
 from interactions import schema
@@ -8,28 +10,32 @@ from stik.app import create_app
 from stik.config import Settings
 
 
-async def client_for(store: Store) -> TestClient:
-    client = TestClient(TestServer(create_app(Settings(), store=store)))
+async def client_for(store: Store, data_dir: Path) -> TestClient:
+    client = TestClient(TestServer(create_app(Settings(data_dir=data_dir), store=store)))
     await client.start_server()
     return client
 
 
-async def test_ready_when_database_migrated(store: Store) -> None:
-    client = await client_for(store)
+async def test_ready_when_database_migrated(store: Store, tmp_path: Path) -> None:
+    client = await client_for(store, tmp_path)
     try:
         health = await client.get("/healthz")
         ready = await client.get("/readyz")
         assert health.status == 200
         assert ready.status == 200
         body = await ready.json()
-        assert body == {"status": "ok", "database": store.dialect, "schema": schema.head_revision()}
+        core = {key: body.get(key) for key in ("status", "database", "schema")}
+        assert core == {"status": "ok", "database": store.dialect, "schema": schema.head_revision()}
+        # Background parts report their own state beside the database's.
+        assert body["email"]["mailboxes"] == {}
+        assert body["email"]["maildrop"]["failures"] == 0
     finally:
         await client.close()
 
 
-async def test_not_ready_when_schema_behind(store: Store) -> None:
+async def test_not_ready_when_schema_behind(store: Store, tmp_path: Path) -> None:
     await schema.downgrade(store.engine, "base")
-    client = await client_for(store)
+    client = await client_for(store, tmp_path)
     try:
         ready = await client.get("/readyz")
         assert ready.status == 503
@@ -40,9 +46,9 @@ async def test_not_ready_when_schema_behind(store: Store) -> None:
         await schema.upgrade(store.engine)
 
 
-async def test_not_ready_when_database_unreachable() -> None:
+async def test_not_ready_when_database_unreachable(tmp_path: Path) -> None:
     store = Store.open("postgresql://nobody@127.0.0.1:1/none")
-    client = await client_for(store)
+    client = await client_for(store, tmp_path)
     try:
         ready = await client.get("/readyz")
         assert ready.status == 503
