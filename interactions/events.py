@@ -27,11 +27,18 @@ class EventBus:
     def __init__(self) -> None:
         self.node_id = uuid.uuid4().hex
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._local: set[tuple[str, Handler]] = set()
         self._relay: PostgresRelay | None = None
 
-    def subscribe(self, event: str, handler: Handler) -> None:
-        """Call `handler(event, payload)` for every `event`; "*" subscribes to all."""
+    def subscribe(self, event: str, handler: Handler, *, local: bool = False) -> None:
+        """Call `handler(event, payload)` for every `event`; "*" subscribes to all.
+
+        A `local` handler hears only the events published on this node: work that one
+        node must do once (route a new call, build a screen-pop), not every node.
+        """
         self._handlers[event].append(handler)
+        if local:
+            self._local.add((event, handler))
 
     async def publish(self, event: str, payload: dict[str, Any]) -> None:
         """Deliver `event` to this node's handlers, and to other nodes through the relay."""
@@ -39,12 +46,18 @@ class EventBus:
         if self._relay is not None:
             await self._relay.send(event, payload)
 
-    async def dispatch(self, event: str, payload: dict[str, Any]) -> None:
-        for handler in [*self._handlers.get(event, ()), *self._handlers.get("*", ())]:
-            try:
-                await handler(event, payload)
-            except Exception:
-                log.exception("event_handler_failed", event_name=event)
+    async def dispatch(self, event: str, payload: dict[str, Any], *, remote: bool = False) -> None:
+        for name in (event, "*"):
+            for handler in list(self._handlers.get(name, ())):
+                if remote and (name, handler) in self._local:
+                    continue
+                await self._call(handler, event, payload)
+
+    async def _call(self, handler: Handler, event: str, payload: dict[str, Any]) -> None:
+        try:
+            await handler(event, payload)
+        except Exception:
+            log.exception("event_handler_failed", event_name=event)
 
 
 class PostgresRelay:
@@ -109,7 +122,7 @@ class PostgresRelay:
         if data.get("node") == self.bus.node_id:
             return
         task = asyncio.get_running_loop().create_task(
-            self.bus.dispatch(data["event"], data.get("payload") or {})
+            self.bus.dispatch(data["event"], data.get("payload") or {}, remote=True)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -70,6 +70,12 @@ PAGE = 10
 SWEEP_BATCH = 500
 CACHE_SECONDS = 5.0
 LIVE_CHANNELS = ("phone", "visit")
+#: The workspace's presence switch, in the engine's terms.
+WORKSPACE_PRESENCE = {
+    "available": Presence.AVAILABLE,
+    "break": Presence.BREAK,
+    "offline": Presence.OFFLINE,
+}
 
 
 @dataclass(frozen=True)
@@ -402,6 +408,20 @@ class RoutingEngine:
         )
         return True
 
+    async def decline(self, task_id: int, agent_id: int, now: datetime | None = None) -> bool:
+        """The agent turned the ringing call down; it goes to the next agent at once."""
+        now = now or utcnow()
+        async with self.store.sessions() as session, session.begin():
+            task = await session.get(Task, task_id, with_for_update=True)
+            if task is None or task.state != TaskState.OFFERED or task.agent_id != agent_id:
+                return False
+            await _release(session, agent_id, task.kind)
+            task.missed_by = [*task.missed_by, agent_id]
+            await _requeue(session, task, now, "declined: offered to the next agent")
+        await self.store.bus.publish("task.requeued", {"task_id": task_id, "agent_id": agent_id})
+        await self.dispatch(now)
+        return True
+
     async def touch(self, task_id: int, now: datetime | None = None) -> None:
         """The agent worked on the task; it stays with them when they step away."""
         now = now or utcnow()
@@ -692,6 +712,7 @@ class RoutingEngine:
                 )
             )
             await _requeue(session, task, now, "ring timeout: offered to the next agent")
+            self._outbox.append(("task.requeued", {"task_id": task.id, "agent_id": agent_id}))
             count += 1
         return count
 
@@ -721,8 +742,8 @@ class RoutingEngine:
                 )
                 if step.action != "widen" and task.kind == TaskKind.CALL:
                     task.state, task.ended_at = TaskState.VOICEMAIL, now
-                    await self.store.bus.publish(
-                        "task.voicemail", {"task_id": task.id, "action": step.action}
+                    self._outbox.append(
+                        ("task.voicemail", {"task_id": task.id, "action": step.action})
                     )
                     break
             task.next_overflow_at = (
@@ -758,12 +779,17 @@ class RoutingEngine:
     # The event bus.
 
     async def on_event(self, event: str, payload: dict[str, Any]) -> None:
-        """React to `ticket.opened` and `activity.recorded` from `record_contact`."""
+        """React to `ticket.opened` and `activity.recorded` from `record_contact`, and
+        to `agent.presence` from the workspace's presence switch."""
         if event == "ticket.opened":
             await self.enqueue_ticket(payload["ticket_id"])
             await self.dispatch()
         elif event == "activity.recorded":
             await self._on_activity(payload["activity_id"])
+        elif event == "agent.presence":
+            presence = WORKSPACE_PRESENCE.get(str(payload.get("state")))
+            if presence is not None and isinstance(payload.get("employee_id"), int):
+                await self.set_presence(payload["employee_id"], presence, payload.get("reason"))
 
     async def _on_activity(self, activity_id: int) -> None:
         async with self.store.sessions() as session:

@@ -48,8 +48,10 @@ def setup(app: web.Application) -> None:
     store = app[STORE]
     engine = RoutingEngine(store)
     app[ENGINE] = engine
-    store.bus.subscribe("ticket.opened", engine.on_event)
-    store.bus.subscribe("activity.recorded", engine.on_event)
+    # Local: the node that recorded a contact routes it; the others only hear of it.
+    store.bus.subscribe("ticket.opened", engine.on_event, local=True)
+    store.bus.subscribe("activity.recorded", engine.on_event, local=True)
+    store.bus.subscribe("agent.presence", engine.on_event, local=True)
     if store.dialect == "sqlite":
         # SQLite serialises writers: one node routes; several nodes need PostgreSQL.
         log.info("routing_single_node", database="sqlite")

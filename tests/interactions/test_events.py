@@ -58,6 +58,30 @@ async def test_events_reach_the_other_node_once_over_postgres() -> None:
     assert seen_a.seen == [("task.offered", {"task_id": 42, "agent": "mnovak"})]
 
 
+async def test_local_handlers_hear_only_their_own_node() -> None:
+    """Work one node must do once (route a call) is not repeated by every node."""
+    dsn = plain_dsn(await postgres_url())
+    node_a, node_b = EventBus(), EventBus()
+    routes_a, routes_b, pages_b = Recorder(), Recorder(), Recorder()
+    node_a.subscribe("activity.recorded", routes_a, local=True)
+    node_b.subscribe("activity.recorded", routes_b, local=True)
+    node_b.subscribe("activity.recorded", pages_b)
+    relays = [PostgresRelay(node_a, dsn), PostgresRelay(node_b, dsn)]
+    for relay in relays:
+        await relay.start()
+    try:
+        await node_a.publish("activity.recorded", {"activity_id": 5})
+        await asyncio.wait_for(pages_b.arrived.wait(), timeout=5)
+        await asyncio.sleep(0.2)
+    finally:
+        for relay in relays:
+            await relay.close()
+
+    assert routes_a.seen == [("activity.recorded", {"activity_id": 5})]
+    assert routes_b.seen == []
+    assert pages_b.seen == [("activity.recorded", {"activity_id": 5})]
+
+
 @pytest.mark.parametrize("garbage", ["not json", "{}", '{"node": "x"}'])
 async def test_relay_ignores_garbage(garbage: str) -> None:
     bus = EventBus()
