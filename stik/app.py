@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 import channels.email
 import channels.fax
+import channels.phone
 import channels.post
 import channels.visit
 import channels.web
@@ -74,6 +75,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
     channels.fax.setup(app)
     channels.visit.setup(app)
     routing_tasks.setup(app)
+    channels.phone.setup(app)  # after routing: the phone's calls go to its engine
 
     async def close_store(app: web.Application) -> None:
         await app[STORE].close()

@@ -1,0 +1,62 @@
+"""Phone: Twilio's voice webhooks, a generic CTI hook, call queueing and the screen-pop."""
+
+import structlog
+from aiohttp import web
+
+from channels.phone import twiml
+from channels.phone.calls import CallDesk
+from channels.phone.screen_pop import ScreenPops
+from channels.phone.settings import PhoneSettings
+from channels.phone.views import (
+    PHONE,
+    PhoneChannel,
+    accept_call,
+    cti_event,
+    decline_call,
+    queue_result,
+    recording,
+    status,
+    transcription,
+    voice,
+    voicemail,
+    wait,
+)
+
+log = structlog.get_logger(__name__)
+
+
+def setup(app: web.Application) -> None:
+    """Register the webhooks; call after routing's setup, whose engine queues the calls.
+
+    Without `[phone] auth_token` every Twilio request is refused (403), and without
+    `cti_secret` every CTI event; the routes exist so that a misconfiguration is loud.
+    """
+    from routing.tasks import ENGINE
+    from stik.app import SETTINGS, STORE
+
+    settings = app[SETTINGS]
+    phone = PhoneSettings.load(settings.extra.get("phone"))
+    engine = app.get(ENGINE)
+    if engine is None:
+        log.info("phone_without_routing")  # calls are recorded and queued, never offered
+    desk = CallDesk(app[STORE], phone, engine)
+    app[PHONE] = PhoneChannel(desk, phone, settings.public_url)
+    ScreenPops(app[STORE], desk).install()
+    if not phone.auth_token:
+        log.warning("phone_twilio_token_missing")
+
+    r = app.router
+    for path, handler in (
+        (twiml.VOICE, voice),
+        (twiml.STATUS, status),
+        (twiml.WAIT, wait),
+        (twiml.QUEUE_RESULT, queue_result),
+        (twiml.VOICEMAIL, voicemail),
+        (twiml.RECORDING, recording),
+        (twiml.TRANSCRIPTION, transcription),
+    ):
+        r.add_post(path, handler)
+    r.add_get(twiml.VOICE, voice)  # a number configured for GET webhooks
+    r.add_post("/phone/cti/events", cti_event)
+    r.add_post("/calls/{task_id}/accept", accept_call)
+    r.add_post("/calls/{task_id}/decline", decline_call)
