@@ -418,7 +418,9 @@ class RoutingEngine:
             await _release(session, agent_id, task.kind)
             task.missed_by = [*task.missed_by, agent_id]
             await _requeue(session, task, now, "declined: offered to the next agent")
-        await self.store.bus.publish("task.requeued", {"task_id": task_id, "agent_id": agent_id})
+        await self.store.bus.publish(
+            "task.requeued", {"task_id": task_id, "agent_id": agent_id, "reason": "declined"}
+        )
         await self.dispatch(now)
         return True
 
@@ -712,7 +714,12 @@ class RoutingEngine:
                 )
             )
             await _requeue(session, task, now, "ring timeout: offered to the next agent")
-            self._outbox.append(("task.requeued", {"task_id": task.id, "agent_id": agent_id}))
+            self._outbox.append(
+                (
+                    "task.requeued",
+                    {"task_id": task.id, "agent_id": agent_id, "reason": "ring timeout"},
+                )
+            )
             count += 1
         return count
 

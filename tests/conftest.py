@@ -1,11 +1,13 @@
 """Shared fixtures: every store test runs on SQLite and on a real PostgreSQL.
 
 PostgreSQL is reached at $STIK_TEST_POSTGRES_URL (default: the local server's `test`
-database); the tests create and use their own database `stik_test` beside it. Where
-PostgreSQL cannot be reached the PostgreSQL half skips with the reason, except under
-STIK_REQUIRE_ALL=1 (as in CI), where such a skip is a failure.
+database); the tests create and use their own database beside it, one per checkout
+(`stik_test_<hash>`, or $STIK_TEST_DATABASE). Where PostgreSQL cannot be reached the
+PostgreSQL half skips with the reason, except under STIK_REQUIRE_ALL=1 (as in CI),
+where such a skip is a failure.
 """
 
+import hashlib
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -25,7 +27,11 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 POSTGRES_ADMIN_URL = os.environ.get(
     "STIK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-TEST_DATABASE = os.environ.get("STIK_TEST_DATABASE", "stik_test")
+#: One database per checkout, so that two work trees can run their tests side by side.
+TEST_DATABASE = os.environ.get(
+    "STIK_TEST_DATABASE",
+    "stik_test_" + hashlib.sha1(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8],
+)
 
 #: Tables whose rows the migrations seed; emptying between tests keeps them.
 SEEDED_TABLES = frozenset(

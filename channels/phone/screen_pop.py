@@ -181,7 +181,10 @@ class ScreenPops:
         agent_id = message.get("agent_id")
         if isinstance(agent_id, int):
             await push_to_agent(
-                self.store, agent_id, "call_withdrawn", {"task_id": message.get("task_id")}
+                self.store,
+                agent_id,
+                "call_withdrawn",
+                {"task_id": message.get("task_id"), "reason": message.get("reason")},
             )
 
     async def on_ended(self, _event: str, message: dict[str, Any]) -> None:

@@ -110,9 +110,7 @@ async def test_retried_webhooks_and_late_callbacks_change_nothing(line: Line) ->
     assert first == again
     async with line.store.sessions() as db:
         calls = await db.scalar(select(func.count()).select_from(Activity))
-        tasks = await db.scalar(
-            select(func.count()).select_from(Task).where(Task.kind == "call")
-        )
+        tasks = await db.scalar(select(func.count()).select_from(Task).where(Task.kind == "call"))
     assert calls == 2  # the world's email and this one call
     assert tasks == 1
     assert after == before
@@ -176,9 +174,7 @@ async def test_declined_call_rings_at_the_next_agent(line: Line) -> None:
 
     await line.call(SID)
     offers = await asyncio.wait_for(
-        asyncio.gather(
-            _first_or_none(ana_ws, "screen_pop"), _first_or_none(bor_ws, "screen_pop")
-        ),
+        asyncio.gather(_first_or_none(ana_ws, "screen_pop"), _first_or_none(bor_ws, "screen_pop")),
         timeout=6,
     )
     first, first_ws, other, other_ws = (
@@ -191,7 +187,7 @@ async def test_declined_call_rings_at_the_next_agent(line: Line) -> None:
     late = await first.press(pop["task_id"], "accept")
 
     assert declined.status == 200
-    assert withdrawn["payload"]["task_id"] == pop["task_id"]
+    assert withdrawn["payload"] == {"task_id": pop["task_id"], "reason": "declined"}
     assert second["payload"]["task_id"] == pop["task_id"]
     assert late.status == 409
     assert (await other.press(pop["task_id"], "accept")).status == 200
