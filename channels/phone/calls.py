@@ -399,6 +399,24 @@ class CallDesk:
             return False
         return await self.engine.decline(task_id, agent_id, now)
 
+    async def answered_by(
+        self, sid: str, agent_id: int | None, source: str = "twilio", now: datetime | None = None
+    ) -> None:
+        """The telephony side put the call through (a PBX's agent picked up)."""
+        now = now or utcnow()
+        if agent_id is not None and self.engine is not None:
+            async with self.store.sessions() as session:
+                activity = await self._find(session, sid, source)
+                task_id = await session.scalar(
+                    select(Task.id)
+                    .where(Task.activity_id == activity.id, Task.agent_id == agent_id)
+                    .order_by(Task.id.desc())
+                    .limit(1)
+                )
+            if task_id is not None and await self.accept(task_id, agent_id, now):
+                return
+        await self._answered(sid, agent_id, source, now)
+
     async def _answered(self, sid: str, agent_id: int | None, source: str, now: datetime) -> None:
         async with self.store.sessions() as session:
             activity = await self._find(session, sid, source)

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -118,8 +119,12 @@ class Line:
         signature = sign(token, signed_url or self.url(path), params)
         response = await self.twilio.post(
             self.url(path),
-            data=params,
-            headers={"X-Twilio-Signature": signature, **(headers or {})},
+            data=urlencode(params).encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": signature,
+                **(headers or {}),
+            },
         )
         return response.status, await response.text()
 
