@@ -130,12 +130,14 @@ def stats(ctx: Context, as_json: bool) -> None:
 # Commands defined by the packages (one line each; keep alphabetical).
 from agent_ui.cli import users  # noqa: E402
 from channels.email.cli import email  # noqa: E402
+from channels.phone.cli import call  # noqa: E402
 from channels.post.cli import post  # noqa: E402
 from interactions.cli import partners, resolve_command  # noqa: E402
 from interactions.commands import demo_data, import_group  # noqa: E402
 from interactions.triage.cli import triage  # noqa: E402
 from routing.cli import routing  # noqa: E402
 
+main.add_command(call)
 main.add_command(demo_data)
 main.add_command(email)
 main.add_command(import_group)

@@ -49,6 +49,8 @@
     }
     const handlers = {
       screen_pop: screenPop,
+      call_withdrawn: callWithdrawn,
+      call_ended: callEnded,
       "ticket.assigned": () => refresh("#my-tickets"),
       "queues.changed": () => refresh("#queues"),
     };
@@ -60,42 +62,106 @@
     if (el && window.htmx) window.htmx.trigger(el, "refresh");
   }
 
-  // ---- screen-pop and wrap-up -------------------------------------------------
+  // ---- screen-pop, answering, and wrap-up ---------------------------------------
+  let currentTask = null;
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function callState(text, buttons) {
+    document.getElementById("call-state").textContent = text;
+    for (const id of ["call-accept", "call-decline"]) {
+      const b = document.getElementById(id);
+      if (b) b.hidden = !buttons;
+    }
+  }
   function screenPop(p) {
     const card = document.getElementById("call");
     if (!card) return;
+    const d = card.dataset;
+    currentTask = p.task_id || null;
     const box = document.getElementById("call-pop");
     box.replaceChildren();
-    const caller = document.createElement("p");
-    caller.className = "caller";
-    caller.textContent = card.dataset.title + ": " + (p.caller || "");
-    box.append(caller);
+    const number = p.caller_kind === "withheld" || !p.caller ? d.withheld : p.caller;
+    box.append(el("p", "caller", d.title + ": " + number));
     const candidates = Array.isArray(p.candidates) ? p.candidates : [];
-    if (!candidates.length) {
-      const none = document.createElement("p");
-      none.className = "empty";
-      none.textContent = card.dataset.unknown;
-      box.append(none);
-    }
+    if (p.outcome === "ambiguous" && candidates.length > 1) box.append(el("p", "small", d.shared));
+    if (!candidates.length) box.append(el("p", "empty", d.unknown));
     for (const c of candidates) {
-      const row = document.createElement("p");
-      const link = document.createElement("a");
+      const row = el("p", "pop-candidate");
+      const link = el("a", "pop-partner", c.name || d.open);
       link.href = "/partners/" + encodeURIComponent(String(c.partner_id));
-      link.textContent = c.name || card.dataset.open;
-      link.className = "pop-partner";
       row.append(link);
-      if (c.metering_point) {
-        const tag = document.createElement("span");
-        tag.className = "tag";
-        tag.textContent = c.metering_point;
-        row.append(" ", tag);
+      if (c.metering_point) row.append(" ", el("span", "tag", c.metering_point));
+      if (c.vulnerable) row.append(" ", el("span", "tag warn", d.vulnerable));
+      if (Array.isArray(c.reasons) && c.reasons.length) {
+        row.append(" ", el("span", "small", c.reasons.join(", ")));
       }
       box.append(row);
     }
+    const search = document.getElementById("call-search");
+    if (search) search.hidden = p.outcome === "matched";
+    const tickets = document.getElementById("call-tickets");
+    tickets.replaceChildren();
+    for (const t of p.open_tickets || []) {
+      const li = el("li");
+      const a = el("a", "", t.number);
+      a.href = "/tickets/" + encodeURIComponent(String(t.id));
+      const sla = { breached: d.slaBreached, at_risk: d.slaAtRisk, on_time: d.slaOnTime }[t.sla];
+      li.append(a, " ", t.subject || "");
+      if (sla) li.append(" ", el("span", "tag sla-" + t.sla, sla));
+      tickets.append(li);
+    }
+    if (!tickets.children.length) tickets.append(el("li", "empty", d.noTickets));
+    const recent = document.getElementById("call-recent");
+    recent.replaceChildren();
+    for (const a of p.recent_contacts || []) {
+      const when = new Date(a.occurred_at);
+      recent.append(el("li", "", when.toLocaleString() + " · " + a.channel + " · " + (a.subject || "")));
+    }
+    if (!recent.children.length) recent.append(el("li", "empty", d.noContacts));
     const form = document.getElementById("wrap-up");
     form.dataset.activity = String(p.activity_id || "");
     form.querySelector(".result").textContent = "";
+    callState(d.ringing, Boolean(currentTask));
     card.hidden = false;
+    card.scrollIntoView({ block: "nearest" });
+    const answer = document.getElementById("call-accept");
+    if (answer && currentTask) answer.focus();
+  }
+  async function press(button) {
+    if (!currentTask) return;
+    const card = document.getElementById("call");
+    const response = await fetch("/calls/" + encodeURIComponent(String(currentTask)) + "/" + button, {
+      method: "POST",
+      headers: { "X-CSRF-Token": csrf },
+    });
+    if (response.ok && button === "accept") callState(card.dataset.talking, false);
+    else if (response.ok) { callState("", false); card.hidden = true; currentTask = null; }
+    else { callState(card.dataset.lost, false); currentTask = null; }
+  }
+  for (const [id, button] of [["call-accept", "accept"], ["call-decline", "decline"]]) {
+    const b = document.getElementById(id);
+    if (b) b.addEventListener("click", () => press(button));
+  }
+  function callWithdrawn(p) {
+    const card = document.getElementById("call");
+    if (!card || p.task_id !== currentTask) return;
+    currentTask = null;
+    callState(p.reason === "ring timeout" ? card.dataset.missed : card.dataset.gone, false);
+    if (p.reason === "ring timeout") {
+      const again = document.getElementById("go-available");
+      if (again) again.disabled = false;  // routing paused the agent: let them come back
+    }
+  }
+  function callEnded(p) {
+    const card = document.getElementById("call");
+    const form = document.getElementById("wrap-up");
+    if (!card || !form || String(p.activity_id) !== form.dataset.activity) return;
+    currentTask = null;
+    callState(card.dataset.ended, false);
   }
   const wrap = document.getElementById("wrap-up");
   if (wrap) {

@@ -28,22 +28,23 @@ log = structlog.get_logger(__name__)
 def setup(app: web.Application) -> None:
     """Register the webhooks; call after routing's setup, whose engine queues the calls.
 
-    Without `[phone] auth_token` every Twilio request is refused (403), and without
-    `cti_secret` every CTI event; the routes exist so that a misconfiguration is loud.
+    Without `[phone] auth_token` only calls signed with the installation's local token
+    (`stik call`) are taken and Twilio's are refused (403); without `cti_secret` every
+    CTI event is refused. The routes exist either way, so a misconfiguration is loud.
     """
     from routing.tasks import ENGINE
     from stik.app import SETTINGS, STORE
 
     settings = app[SETTINGS]
-    phone = PhoneSettings.load(settings.extra.get("phone"))
+    phone = PhoneSettings.load(settings.extra.get("phone"), settings.data_dir)
     engine = app.get(ENGINE)
     if engine is None:
         log.info("phone_without_routing")  # calls are recorded and queued, never offered
     desk = CallDesk(app[STORE], phone, engine)
     app[PHONE] = PhoneChannel(desk, phone, settings.public_url)
     ScreenPops(app[STORE], desk).install()
-    if not phone.auth_token:
-        log.warning("phone_twilio_token_missing")
+    if phone.token_source == "local":
+        log.warning("phone_local_token_only", hint="set [phone] auth_token for Twilio")
 
     r = app.router
     for path, handler in (

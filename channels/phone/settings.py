@@ -17,7 +17,9 @@ queue = "sup-call-centre"     # optional: routing's first phone queue of the ent
 """
 
 import os
+import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from interactions.identifiers import InvalidIdentifier, normalize_phone
@@ -43,8 +45,16 @@ class PhoneSettings:
     wait_poll_seconds: int = 3
     lines: dict[str, Line] = field(default_factory=dict)
 
+    #: Where the token came from: "configured", or "local" (made here, for `stik call`).
+    token_source: str = "configured"
+
     @classmethod
-    def load(cls, section: dict[str, Any] | None) -> "PhoneSettings":
+    def load(cls, section: dict[str, Any] | None, data_dir: Path | None = None) -> "PhoneSettings":
+        """Read `[phone]`; without a Twilio token, one is made in `data_dir` and kept there.
+
+        That local token lets `stik call` place signed test calls on a machine with no
+        Twilio account; real Twilio requests are refused until the account's token is set.
+        """
         section = dict(section or {})
         lines: dict[str, Line] = {}
         for n, entry in enumerate(section.get("lines") or ()):
@@ -66,6 +76,9 @@ class PhoneSettings:
         if "{login}" not in endpoint and not endpoint.startswith(("client:", "sip:", "+")):
             raise PhoneConfigError("phone.agent_endpoint must be client:, sip: or a number")
         token = os.environ.get("STIK_TWILIO_AUTH_TOKEN") or str(section.get("auth_token") or "")
+        source = "configured"
+        if not token and data_dir is not None:
+            token, source = local_token(data_dir), "local"
         secret = os.environ.get("STIK_CTI_SECRET") or str(section.get("cti_secret") or "")
         return cls(
             auth_token=token,
@@ -74,6 +87,7 @@ class PhoneSettings:
             hold_music_url=str(section.get("hold_music_url") or ""),
             wait_poll_seconds=poll,
             lines=lines,
+            token_source=source,
         )
 
     def line(self, dialled: str | None) -> Line | None:
@@ -83,3 +97,13 @@ class PhoneSettings:
             return self.lines.get(normalize_phone(dialled))
         except InvalidIdentifier:
             return None
+
+
+def local_token(data_dir: Path) -> str:
+    """The token this installation signs its own test calls with, made on first use."""
+    path = data_dir / "phone_test_token"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24))
+    return path.read_text().strip()
