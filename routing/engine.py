@@ -809,12 +809,16 @@ class RoutingEngine:
                 linked = await session.scalar(select(Ticket.id).where(Ticket.number == str(number)))
                 if linked is not None:
                     ticket_ids.add(linked)
-            statuses = {
-                row.id: row.status
-                for row in await session.execute(
-                    select(Ticket.id, Ticket.status).where(Ticket.id.in_(ticket_ids))
-                )
-            }
+            statuses = (
+                {
+                    row.id: row.status
+                    for row in await session.execute(
+                        select(Ticket.id, Ticket.status).where(Ticket.id.in_(ticket_ids))
+                    )
+                }
+                if ticket_ids
+                else {}
+            )
         if activity.direction == "outbound":
             for ticket_id in statuses:
                 await self.responded(ticket_id)

@@ -22,6 +22,7 @@ duplicate callbacks change nothing, and events go on the bus only after the comm
 """
 
 import math
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,6 +75,7 @@ WITHHELD = frozenset(
 )
 TERMINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 ANNOUNCE_EVERY_S = 60
+LINE_CACHE_SECONDS = 5.0
 MAX_SID = 64
 
 
@@ -162,6 +164,11 @@ class CallDesk:
         self.store = store
         self.settings = settings
         self.engine = engine
+        self._lines: dict[tuple[str, str | None], _LineView] = {}
+
+    def forget(self) -> None:
+        """Drop cached lines (queues, calendars, brands); the next call reads them again."""
+        self._lines.clear()
 
     # The call comes in.
 
@@ -224,20 +231,17 @@ class CallDesk:
         if not recorded.created:
             return await self._plan_of(recorded.activity_id)
 
-        async def decide() -> tuple[Plan, int | None, str | None]:
+        async def decide() -> tuple[Plan, int | None, str | None, dict[str, Any]]:
             async with self.store.sessions() as session, session.begin():
                 activity = await session.get_one(
                     Activity, recorded.activity_id, with_for_update=True
                 )
                 language = await _language(session, activity, number)
-                brand = await session.scalar(
-                    select(LegalEntity.brand).where(LegalEntity.code == activity.legal_entity)
-                )
-                queue = await _phone_queue(session, entity, line.queue if line else None)
-                closed, reopens = await _closed(session, queue, now)
+                view = await self._line_of(session, entity, line.queue if line else None)
+                closed, reopens = _closed(view.calendar, now)
                 current = dict(activity.meta.get("call", call))
                 current.update(
-                    queue_id=queue.id if queue else None,
+                    queue_id=view.queue_id,
                     plan="closed" if closed else "queue",
                     language=language,
                     queued_at=None if closed else _iso(now),
@@ -250,15 +254,16 @@ class CallDesk:
                 plan = Plan(
                     kind="closed" if closed else "queue",
                     language=language,
-                    brand=brand or entity,
-                    queue_name=queue.code if queue else f"{entity}-calls",
+                    brand=view.brand,
+                    queue_name=view.queue_code,
                     activity_id=activity.id,
                     created=True,
                     reopens=reopens,
                 )
-                return plan, (queue.id if queue else None), activity.legal_entity
+                queued = {**call_event(activity), "outcome": None}
+                return plan, view.queue_id, activity.legal_entity, queued
 
-        plan, queue_id, legal_entity = await retrying(decide)
+        plan, queue_id, legal_entity, queued = await retrying(decide)
         log.info("call_arrived", activity_id=plan.activity_id, plan=plan.kind, caller=kind)
         if plan.kind == "queue" and enqueue:
             if self.engine is not None:
@@ -269,7 +274,7 @@ class CallDesk:
                     language=plan.language,
                     now=now,
                 )
-            await self._publish("call.queued", plan.activity_id)
+            await self.store.bus.publish("call.queued", queued)
             if self.engine is not None:
                 await self.engine.dispatch(now)
         return plan
@@ -707,6 +712,32 @@ class CallDesk:
             payload = call_event(activity)
         await self.store.bus.publish(event, payload)
 
+    async def _line_of(self, session: AsyncSession, entity: str, code: str | None) -> "_LineView":
+        """The entity's brand, and the line's queue with its calendar; cached a few seconds."""
+        key = (entity, code)
+        cached = self._lines.get(key)
+        if cached is not None and time.monotonic() - cached.read_at < LINE_CACHE_SECONDS:
+            return cached
+        brand = await session.scalar(select(LegalEntity.brand).where(LegalEntity.code == entity))
+        queue = await _phone_queue(session, entity, code)
+        calendar = None
+        if queue is not None and queue.calendar_id is not None:
+            model = await session.get(Calendar, queue.calendar_id)
+            if model is not None:
+                try:
+                    calendar = BusinessCalendar.from_model(model)
+                except CalendarError as exc:
+                    log.warning("phone_calendar_invalid", queue=queue.code, error=str(exc))
+        view = _LineView(
+            brand or entity,
+            queue.id if queue else None,
+            queue.code if queue else f"{entity}-calls",
+            calendar,
+            time.monotonic(),
+        )
+        self._lines[key] = view
+        return view
+
 
 def _callback_subject(call: dict[str, Any]) -> str:
     number = call.get("from") or "?"
@@ -728,22 +759,25 @@ async def _language(session: AsyncSession, activity: Activity, number: str | Non
     return "sl"
 
 
-async def _closed(
-    session: AsyncSession, queue: Queue | None, now: datetime
-) -> tuple[bool, datetime | None]:
-    """Whether the queue's calendar is shut at `now`, and when it opens again."""
-    if queue is None or queue.calendar_id is None:
-        return False, None
-    calendar = await session.get(Calendar, queue.calendar_id)
+def _closed(calendar: BusinessCalendar | None, now: datetime) -> tuple[bool, datetime | None]:
+    """Whether the line's calendar is shut at `now`, and when it opens again."""
     if calendar is None:
         return False, None
     try:
-        business = BusinessCalendar.from_model(calendar)
-        opens = business.next_open(now)
+        opens = calendar.next_open(now)
     except CalendarError as exc:
-        log.warning("phone_calendar_never_open", queue=queue.code, error=str(exc))
+        log.warning("phone_calendar_never_open", error=str(exc))
         return True, None
     return opens != now, (opens if opens != now else None)
+
+
+@dataclass(frozen=True)
+class _LineView:
+    brand: str
+    queue_id: int | None
+    queue_code: str
+    calendar: BusinessCalendar | None
+    read_at: float
 
 
 async def _phone_queue(session: AsyncSession, entity: str, code: str | None) -> Queue | None:

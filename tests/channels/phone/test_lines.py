@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from channels.phone.views import PHONE
 from interactions.models import Calendar, Queue
 from interactions.store import Store
 from routing.models import AgentState, Task
@@ -30,6 +31,7 @@ async def configure(line: Line, **values: object) -> None:
         for name, value in values.items():
             setattr(queue, name, value)
     line.server.app[ENGINE].forget()
+    line.server.app[PHONE].desk.forget()
 
 
 async def test_closed_line_takes_a_message_and_says_when_it_opens(line: Line) -> None:
