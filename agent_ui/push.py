@@ -5,9 +5,10 @@ routing's offers): the event is stored first, so a page that reconnects after a
 drop asks for everything after the last id it saw, and then published on the event
 bus, which reaches every node; the node holding the agent's socket sends it.
 
-A screen-pop is pushed as kind `screen_pop` with the payload
-`{"activity_id", "caller", "candidates": [{"partner_id", "name", "metering_point"}]}`;
-the workspace shows it with links to the customer view and a wrap-up form.
+The phone channel pushes kind `screen_pop` (see `channels.phone.screen_pop` for the
+payload: caller, candidates, open tickets, last contacts, the task to answer),
+`call_withdrawn` and `call_ended`; the workspace shows the pop with Answer and Decline,
+links to the customer view and a wrap-up form.
 """
 
 import asyncio
@@ -28,8 +29,6 @@ from interactions.types import utcnow
 
 log = structlog.get_logger(__name__)
 
-# TODO(#9): `stik call` and the phone webhooks push screen-pops once the phone channel
-# exists; until then only tests (and other nodes) call push_to_agent.
 PUSH_EVENT = "agent.push"
 #: NOTIFY carries at most 8000 bytes; larger payloads are read from the table instead.
 MAX_INLINE_PAYLOAD = 6000
