@@ -72,9 +72,10 @@ class Agent:
     async def socket(self, after: int | None = None) -> aiohttp.ClientWebSocketResponse:
         url = "/ws" if after is None else f"/ws?after={after}"
         ws = await self.session.ws_connect(url)
-        hello = await ws.receive_json(timeout=5)
-        assert hello["kind"] == "hello"
         self.sockets.append(ws)
+        if after is None:  # a fresh page: hello first; a returning one gets what it missed
+            hello = await ws.receive_json(timeout=5)
+            assert hello["kind"] == "hello"
         return ws
 
     async def press(self, task_id: int, button: str) -> aiohttp.ClientResponse:

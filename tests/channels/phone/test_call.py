@@ -232,3 +232,42 @@ async def test_voicemail_opens_a_call_back_ticket_with_the_transcript(line: Line
     assert activity.text == "Prosim, pokličite me glede računa."
     assert len(tickets) == 1 and activity.ticket_id == tickets[0].id
     assert tickets[0].partner_id == line.world.partner_id
+
+
+async def test_a_shared_household_number_shows_every_candidate(line: Line) -> None:
+    from interactions.models import ContactKind, ContactPoint, Partner
+
+    async with line.store.sessions() as db, db.begin():
+        for first in ("Marko", "Mojca"):
+            partner = Partner(first_name=first, last_name="Kranjc")
+            partner.contact_points = [ContactPoint(kind=ContactKind.PHONE, value="01 234 56 78")]
+            db.add(partner)
+    ana = await line.sign_in("ana")
+    socket = await ana.socket()
+    await ana.available()
+
+    await line.call(SID, caller="+38612345678")
+    pop = (await next_event(socket, "screen_pop"))["payload"]
+
+    assert pop["outcome"] == "ambiguous"
+    assert sorted(c["name"] for c in pop["candidates"]) == ["Marko Kranjc", "Mojca Kranjc"]
+    assert pop["view_url"] is None  # the agent chooses; nobody is opened for them
+
+
+async def test_every_tab_pops_and_a_reconnecting_tab_catches_up(line: Line) -> None:
+    ana = await line.sign_in("ana")
+    first_tab, second_tab = await ana.socket(), await ana.socket()
+    await ana.available()
+
+    await line.call(SID)
+    one = await next_event(first_tab, "screen_pop")
+    two = await next_event(second_tab, "screen_pop")
+    await second_tab.close()
+    await ana.press(one["payload"]["task_id"], "accept")
+    await line.callback("/phone/twilio/status", SID, CallStatus="completed", SequenceNumber="2")
+    back = await ana.socket(after=two["id"])  # the page remembers the last event it saw
+    missed = await next_event(back, "call_ended")
+
+    assert one == two
+    assert missed["payload"]["activity_id"] == one["payload"]["activity_id"]
+    assert missed["payload"]["outcome"] == "answered"
