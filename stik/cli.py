@@ -136,6 +136,7 @@ from interactions.cli import partners, resolve_command  # noqa: E402
 from interactions.commands import demo_data, import_group  # noqa: E402
 from interactions.triage.cli import triage  # noqa: E402
 from routing.cli import routing  # noqa: E402
+from stik.simulate import simulate  # noqa: E402
 
 main.add_command(call)
 main.add_command(demo_data)
@@ -145,5 +146,6 @@ main.add_command(partners)
 main.add_command(post)
 main.add_command(resolve_command)
 main.add_command(routing)
+main.add_command(simulate)
 main.add_command(triage)
 main.add_command(users)

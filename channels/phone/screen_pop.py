@@ -133,6 +133,7 @@ async def build(session: AsyncSession, task: Task, activity: Activity) -> dict[s
     return {
         "activity_id": activity.id,
         "task_id": task.id,
+        "call_sid": call.get("sid"),
         "caller": call.get("from") or activity.sender_address,
         "caller_kind": call.get("caller_kind", "number"),
         "dialled": call.get("to"),
