@@ -360,6 +360,12 @@ class Caller:
             waited = time.monotonic() - started
             if self.sid in self.day.answered_at:
                 break  # an agent took the call: Twilio bridges it at once
+            pressed = self.day.answering.get(self.sid)
+            if pressed is not None and waited >= patience_s:
+                # The agent is picking up right now: the caller hears it before hanging up.
+                with contextlib.suppress(TimeoutError):
+                    if await asyncio.wait_for(asyncio.shield(pressed), timeout=5):
+                        break
             if waited >= patience_s:
                 await self.post(twiml.QUEUE_RESULT, QueueResult="hangup")
                 await self.status("completed")
@@ -456,13 +462,19 @@ class Employee:
         if self.on_break or day.pick.random() > day.answer_rate:
             day.tally.agent["missed"] += 1
             return  # let it ring out: routing offers it to the next agent
-        response = await self.session.post(
-            f"/calls/{pop['task_id']}/accept", headers={"X-CSRF-Token": self.csrf}
-        )
+        sid = str(pop.get("call_sid") or "")
+        pressed = asyncio.get_running_loop().create_future()
+        day.answering[sid] = pressed  # the caller waits for the pick-up it is hearing
+        try:
+            response = await self.session.post(
+                f"/calls/{pop['task_id']}/accept", headers={"X-CSRF-Token": self.csrf}
+            )
+        finally:
+            day.answering.pop(sid, None)
         if response.status == 200:
             day.tally.agent["answered"] += 1
-            if pop.get("call_sid"):
-                day.answered_at[str(pop["call_sid"])] = time.monotonic()
+            day.answered_at[sid] = time.monotonic()
+        pressed.set_result(response.status == 200)
 
     async def wrap_up(self, ended: dict[str, Any]) -> None:
         if ended.get("outcome") != "answered":
@@ -550,6 +562,7 @@ class Day:
         self.first_hour, self.last_hour = options["hours"]
         self.tally = Tally()
         self.answered_at: dict[str, float] = {}
+        self.answering: dict[str, asyncio.Future[bool]] = {}
         self.started = 0.0
         self.http: aiohttp.ClientSession
 
