@@ -292,7 +292,8 @@ def _activity_values(store: Store, contact: InboundContact, raw_sha256: str) -> 
         "raw_sha256": raw_sha256,
         "match_reasons": [],
         "match_candidates": [],
-        "meta": dict(contact.meta),
+        # A machine's message (auto-reply, bounce, our acknowledgement) says so in meta.
+        "meta": {**contact.meta, "automatic": True} if contact.automatic else dict(contact.meta),
     }
 
 

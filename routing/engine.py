@@ -820,6 +820,8 @@ class RoutingEngine:
                 else {}
             )
         if activity.direction == "outbound":
+            if (activity.meta or {}).get("automatic"):
+                return  # an acknowledgement is no answer: the response clocks run on
             for ticket_id in statuses:
                 await self.responded(ticket_id)
             return

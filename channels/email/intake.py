@@ -5,7 +5,7 @@ Every path that brings mail in (IMAP, the drop folder, `stik email import`) call
 Message-ID (or a hash of the bytes) is the contact's external id.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -38,6 +38,8 @@ from interactions.types import utcnow
 log = structlog.get_logger(__name__)
 
 MAX_HTML = 512 * 1024
+#: A Date header older than this before arrival is not believed for the ticket and SLA.
+STALE_DATE = timedelta(days=7)
 _CLOSED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 
 
@@ -98,6 +100,14 @@ async def ingest(
     fetched_from, mailbox = mailbox, route(mail, settings, mailbox)
     thread = await find_thread(store, mail, robot, settings, received_at)
     contact = _contact(mail, kept, robot, mailbox, thread, refused)
+    if contact.occurred_at < received_at - STALE_DATE:
+        # A sender's clock years behind (or an old export) must not date the ticket and
+        # its SLA back: the mail counts from when it arrived, its header is kept.
+        contact = replace(
+            contact,
+            occurred_at=received_at,
+            meta={**contact.meta, "date_header": contact.occurred_at.isoformat()},
+        )
     if fetched_from is not None:
         contact.meta["seen_in"] = [fetched_from.name]
     recorded = await record_contact(store, contact)

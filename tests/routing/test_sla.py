@@ -250,3 +250,43 @@ async def test_the_most_specific_shipped_policy_applies(
     chosen = choose_policy(policies, kind, category, segment, channel)
 
     assert chosen is not None and chosen.code == expected
+
+
+async def test_our_acknowledgement_is_no_first_response(store: Store) -> None:
+    """An automatic "we received it" leaves the first-response clock running; a reply stops it."""
+    engine = RoutingEngine(store)
+    store.bus.subscribe("ticket.opened", engine.on_event)
+    store.bus.subscribe("activity.recorded", engine.on_event)
+    opened = await record_contact(
+        store,
+        InboundContact(
+            channel=Channel.EMAIL,
+            external_id="<ack1@example.si>",
+            occurred_at=local(2026, 3, 2, 9, 0),
+            subject="Vprašanje o računu",
+            text="Zakaj je račun višji?",
+        ),
+    )
+    assert opened.ticket_id is not None
+
+    async def reply(external_id: str, automatic: bool) -> None:
+        await record_contact(
+            store,
+            InboundContact(
+                channel=Channel.EMAIL,
+                direction=Direction.OUTBOUND,
+                external_id=external_id,
+                occurred_at=local(2026, 3, 2, 9, 1),
+                text="Prejeli smo vaše sporočilo.",
+                ticket_id=opened.ticket_id,
+                automatic=automatic,
+            ),
+        )
+
+    await reply("<auto@stik>", automatic=True)
+    after_ack = await clocks(store, opened.ticket_id)
+    await reply("<person@stik>", automatic=False)
+    after_reply = await clocks(store, opened.ticket_id)
+
+    assert after_ack[ClockMetric.FIRST_RESPONSE].state == "running"
+    assert after_reply[ClockMetric.FIRST_RESPONSE].state == "met"

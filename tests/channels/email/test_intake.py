@@ -504,3 +504,21 @@ async def test_acknowledgement_speaks_the_matched_partners_language(
     english, slovene = outbox_mails(settings)
     assert "we have received your message" in english.get_body(("plain",)).get_content()
     assert "prejeli smo vaše sporočilo" in slovene.get_body(("plain",)).get_content()
+
+
+async def test_a_mail_dated_years_ago_counts_from_its_arrival(
+    store: Store, settings: EmailSettings
+) -> None:
+    """A sender's clock in 2003 must not number the ticket 2003-… nor make it 20 years late."""
+    raw = build_mail(message_id="<old-clock@example.si>").replace(
+        b"Date: Mon, 02 Mar 2026 09:30:00 +0100", b"Date: Thu, 01 May 2003 08:00:00 +0200"
+    )
+    done = await ingest(store, raw, settings, received_at=NOW)
+
+    found = await activity(store, done.activity_id)
+    assert done.ticket_number is not None and done.ticket_number.startswith("2026-")
+    assert found.occurred_at == NOW
+    assert found.meta["date_header"].startswith("2003-05-01")
+    async with store.sessions() as session:
+        ticket = await session.get_one(Ticket, found.ticket_id)
+    assert ticket.created_at == NOW
