@@ -15,6 +15,8 @@ from agent_ui.models import AgentPresence
 from interactions.db import retrying
 from interactions.store import Store
 from interactions.types import utcnow
+from routing.models import AgentState
+from routing.models import Presence as RoutingPresence
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +41,9 @@ class Presence:
     state: PresenceState
     reason: BreakReason | None
     since: datetime | None
+    #: Routing paused the agent after a call rang out at them: no calls until they
+    #: choose Available again, whatever the switch still says.
+    missed: bool = False
 
 
 OFFLINE = Presence(PresenceState.OFFLINE, None, None)
@@ -51,10 +56,14 @@ class InvalidPresence(ValueError):
 async def get_presence(store: Store, employee_id: int) -> Presence:
     async with store.sessions() as session:
         row = await session.get(AgentPresence, employee_id)
+        routed = await session.scalar(
+            select(AgentState.presence).where(AgentState.employee_id == employee_id)
+        )
     if row is None:
         return OFFLINE
     reason = BreakReason(row.reason) if row.reason else None
-    return Presence(PresenceState(row.state), reason, row.since)
+    missed = row.state == PresenceState.AVAILABLE and routed == RoutingPresence.MISSED
+    return Presence(PresenceState(row.state), reason, row.since, missed)
 
 
 async def presence_of_team(store: Store, employee_ids: list[int]) -> dict[int, Presence]:

@@ -37,9 +37,13 @@ FAX_WEBHOOK = web.AppKey("fax_webhook", FaxWebhook)
 async def receive_fax(request: web.Request) -> web.Response:
     """Check the signature, then record the fax; retries of one fax id are one activity."""
     hook = request.app[FAX_WEBHOOK]
-    if request.content_length is None or request.content_length > MAX_BODY:
-        return web.json_response({"error": "body missing or too large"}, status=413)
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return web.json_response({"error": "body too large"}, status=413)
     body = await request.read()
+    if not body:
+        return web.json_response({"error": "body missing"}, status=400)
+    if len(body) > MAX_BODY:
+        return web.json_response({"error": "body too large"}, status=413)
     timestamp = request.headers.get("X-Stik-Timestamp")
     if not signing.check(hook.secret, timestamp, request.headers.get("X-Stik-Signature"), body):
         log.warning("fax_webhook_bad_signature")
@@ -74,8 +78,8 @@ async def receive_fax(request: web.Request) -> web.Response:
 def _payload(body: bytes) -> tuple[str, str | None, bytes, str]:
     try:
         fields = json.loads(body)
-    except ValueError:
-        raise ValueError("body is not JSON") from None
+    except (ValueError, RecursionError):
+        raise ValueError("body is not JSON (or nested too deeply)") from None
     if not isinstance(fields, dict):
         raise ValueError("body is not a JSON object")
     fax_id = fields.get("fax_id")

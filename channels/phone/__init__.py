@@ -1,5 +1,9 @@
 """Phone: Twilio's voice webhooks, a generic CTI hook, call queueing and the screen-pop."""
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 import structlog
 from aiohttp import web
 
@@ -46,6 +50,15 @@ def setup(app: web.Application) -> None:
     if phone.token_source == "local":
         log.warning("phone_local_token_only", hint="set [phone] auth_token for Twilio")
 
+    async def sweeping(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweep_gone(desk))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(sweeping)
+
     r = app.router
     for path, handler in (
         (twiml.VOICE, voice),
@@ -61,3 +74,18 @@ def setup(app: web.Application) -> None:
     r.add_post("/phone/cti/events", cti_event)
     r.add_post("/calls/{task_id}/accept", accept_call)
     r.add_post("/calls/{task_id}/decline", decline_call)
+
+
+SWEEP_EVERY_S = 30.0
+
+
+async def _sweep_gone(desk: CallDesk) -> None:
+    """End calls whose caller is long gone without a callback; every node may run it."""
+    while True:
+        await asyncio.sleep(SWEEP_EVERY_S)
+        try:
+            await desk.sweep_gone()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("phone_sweep_failed")

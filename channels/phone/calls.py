@@ -24,7 +24,7 @@ duplicate callbacks change nothing, and events go on the bus only after the comm
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import phonenumbers
@@ -76,6 +76,10 @@ WITHHELD = frozenset(
 TERMINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 ANNOUNCE_EVERY_S = 60
 LINE_CACHE_SECONDS = 5.0
+#: How often a waiting caller's "still there" is written (Twilio polls the wait URL).
+HEARD_EVERY_S = 10
+#: A Twilio caller not heard of for this long has gone, though no callback said so.
+GONE_AFTER_S = 600
 MAX_SID = 64
 
 
@@ -335,8 +339,11 @@ class CallDesk:
                 announce = last[0] != position or (
                     since is None or (now - since).total_seconds() >= ANNOUNCE_EVERY_S
                 )
+                heard = _at(call.get("heard_at"))
                 if announce:
                     call["announced"] = [position, _iso(now)]
+                if announce or heard is None or (now - heard).total_seconds() >= HEARD_EVERY_S:
+                    call["heard_at"] = _iso(now)  # the caller is still on the line
                     activity.meta = {**activity.meta, "call": call}
                 expected = average_wait_s if average_wait_s else (position or 1) * 60
                 return "hold", {
@@ -677,6 +684,42 @@ class CallDesk:
                 activity.meta = {**activity.meta, "call": call}
 
         await retrying(write)
+
+    async def sweep_gone(self, now: datetime | None = None) -> int:
+        """End the calls still in line whose caller has not been heard of for a long time.
+
+        Twilio asks for the wait music again and again while a caller waits; when it
+        stops asking and no callback ends the call (a lost callback, a status URL not
+        configured), the call would wait in line for ever and ring at agents. It ends
+        as abandoned at the last moment the caller was heard of. CTI calls are ended by
+        their PBX and are not swept.
+        """
+        now = now or utcnow()
+        async with self.store.sessions() as session:
+            rows = await session.execute(
+                select(Activity.external_id, Activity.meta)
+                .join(Task, Task.activity_id == Activity.id)
+                .where(
+                    Task.kind == "call",
+                    Task.state.in_((TaskState.QUEUED, TaskState.OFFERED)),
+                    Task.created_at < now - timedelta(seconds=GONE_AFTER_S),
+                    Activity.channel == Channel.PHONE,
+                )
+                .limit(500)
+            )
+            candidates = list(rows)
+        gone = 0
+        for external_id, meta in candidates:
+            call = (meta or {}).get("call", {})
+            if call.get("source") != "twilio":
+                continue
+            heard = _at(call.get("heard_at")) or _at(call.get("queued_at"))
+            if heard is None or (now - heard).total_seconds() < GONE_AFTER_S:
+                continue
+            gone += await self.ended(external_id, "abandoned", now=heard)
+        if gone:
+            log.warning("calls_gone_without_callback", count=gone)
+        return gone
 
     # Helpers.
 

@@ -296,9 +296,13 @@ async def cti_event(request: web.Request) -> web.StreamResponse:
     HMAC-SHA256 of `timestamp.body` under `[phone] cti_secret`).
     """
     phone = request.app[PHONE]
-    if request.content_length is None or request.content_length > MAX_BODY:
-        return _refusal(413, "body missing or too large")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return _refusal(413, "body too large")
     body = await request.read()
+    if not body:
+        return _refusal(400, "body missing")
+    if len(body) > MAX_BODY:
+        return _refusal(413, "body too large")
     stamp = request.headers.get("X-Stik-Timestamp")
     if not signing.check(
         phone.settings.cti_secret, stamp, request.headers.get("X-Stik-Signature"), body
@@ -307,8 +311,8 @@ async def cti_event(request: web.Request) -> web.StreamResponse:
         return _refusal(403, "signature")
     try:
         event = json.loads(body)
-    except ValueError:
-        return _refusal(400, "body is not JSON")
+    except (ValueError, RecursionError):
+        return _refusal(400, "body is not JSON (or nested too deeply)")
     if not isinstance(event, dict):
         return _refusal(400, "body is not a JSON object")
     kind, call_id = event.get("event"), event.get("call_id")

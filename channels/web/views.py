@@ -295,7 +295,7 @@ async def post_json(request: web.Request) -> web.Response:
         return problem_json(413, {"form": [Problem("request_too_large", limit)]}, "en")
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python reads
         body = None
     if not isinstance(body, dict):
         return problem_json(400, {"body": [Problem("invalid_json")]}, "en")

@@ -1,8 +1,10 @@
 """The generic CTI hook for a PBX, two Stik nodes sharing one PostgreSQL, hostile input."""
 
 import asyncio
+import hmac
 import random
 import string
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -11,6 +13,7 @@ from interactions.models import Activity
 from interactions.store import Store
 from tests.agent_ui import factories
 from tests.channels.phone.conftest import (
+    CTI_SECRET,
     DIALLED,
     KNOWN_CALLER,
     Line,
@@ -141,3 +144,25 @@ async def test_webhook_on_one_node_pops_on_the_agents_socket_at_the_other(
     finally:
         await other.close()
         await store.close()
+
+
+async def test_empty_and_deeply_nested_bodies_are_refused_plainly(line: Line) -> None:
+    assert line.twilio is not None
+    empty = await line.twilio.post(line.url("/phone/cti/events"))
+    deep = ("[" * 20_000 + "]" * 20_000).encode()
+    stamp = str(int(time.time()))
+    signature = hmac.new(CTI_SECRET.encode(), stamp.encode() + b"." + deep, "sha256").hexdigest()
+    nested = await line.twilio.post(
+        line.url("/phone/cti/events"),
+        data=deep,
+        headers={
+            "Content-Type": "application/json",
+            "X-Stik-Timestamp": stamp,
+            "X-Stik-Signature": signature,
+        },
+    )
+    web_form = await line.twilio.post(
+        line.url("/api/v1/web-forms"), data=deep, headers={"Content-Type": "application/json"}
+    )
+    assert (empty.status, nested.status) == (400, 400)
+    assert web_form.status == 400

@@ -106,6 +106,14 @@ async def test_unanswered_offer_moves_to_the_next_agent(line: Line) -> None:
     }
     assert second["payload"]["task_id"] == first["payload"]["task_id"]
     assert bor_state is not None and bor_state.presence == "missed"
+    # Bor's workspace says why no calls come, and lets them come back.
+    page = await (await bor.session.get("/")).text()
+    assert 'id="presence-missed"' in page
+    assert 'value="available" id="go-available" >' in page or 'id="go-available" >' in page
+    await bor.available()
+    async with line.store.sessions() as db:
+        back = await db.get(AgentState, bor.id)
+    assert back is not None and back.presence == "available"
     for _ in range(50):  # the pop goes out first; its offer is noted right after
         activity = await call_activity(line.store, SID)
         if len(activity.meta["call"]["offered_to"]) == 2:
@@ -161,3 +169,23 @@ def test_withheld_numbers_are_not_matched_by_accident() -> None:
     assert caller_number("0038641123456") == ("+38641123456", "number")
     assert caller_number("+4930123456") == ("+4930123456", "number")
     assert caller_number("12") == (None, "invalid")
+
+
+async def test_a_caller_gone_without_a_callback_is_ended_not_rung_for_ever(line: Line) -> None:
+    """Twilio stops asking for wait music when the caller is gone; no callback came."""
+    desk = line.server.app[PHONE].desk
+    await line.call(SID)
+    await line.callback("/phone/twilio/wait", SID, QueuePosition="1")
+    heard = datetime.fromisoformat((await call_activity(line.store, SID)).meta["call"]["heard_at"])
+    await line.call("CA" + "f" * 32)
+    await desk.waiting("CA" + "f" * 32, 1, None, now=heard + timedelta(minutes=9))  # still there
+
+    assert await desk.sweep_gone(now=heard + timedelta(minutes=5)) == 0
+    swept = await desk.sweep_gone(now=heard + timedelta(minutes=11))
+
+    gone = await call_activity(line.store, SID)
+    still = await call_activity(line.store, "CA" + "f" * 32)
+    assert swept == 1
+    assert gone.meta["call"]["outcome"] == "abandoned"
+    assert datetime.fromisoformat(gone.meta["call"]["ended_at"]) == heard
+    assert still.meta["call"]["outcome"] is None
