@@ -407,6 +407,8 @@ async def fire_clocks(
 
     Returns one event payload per fired clock, to publish once the caller has committed.
     """
+    if not clocks:
+        return []  # the usual sweep: nothing due, no statement sent
     ticket_ids = {clock.ticket_id for clock in clocks}
     tickets = {
         t.id: t
