@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -44,6 +45,8 @@ from interactions.models import (
 )
 from interactions.tickets import allocate_ticket_number
 from interactions.types import utcnow
+from routing.engine import RoutingEngine
+from routing.tasks import ENGINE
 
 log = structlog.get_logger(__name__)
 
@@ -209,24 +212,63 @@ def _value_namer(
     return shown
 
 
-async def _ticket_change(
-    request: web.Request, change: Callable[[Any, User, Ticket, Any], Awaitable[None]]
-) -> web.StreamResponse:
+@dataclass(frozen=True)
+class _Routed:
+    """What routing keeps of a ticket: its status (the clocks), holder, queue, priority."""
+
+    status: str
+    assignee_id: int | None
+    queue_id: int | None
+    priority: int
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> "_Routed":
+        return cls(ticket.status, ticket.assignee_id, ticket.queue_id, ticket.priority)
+
+
+#: A ticket change: it may return other tickets it closed (a merge closes the other one).
+Change = Callable[[Any, User, Ticket, Any], Awaitable[list[Ticket] | None]]
+
+
+async def _ticket_change(request: web.Request, change: Change) -> web.StreamResponse:
     user = current_user(request)
     form = await request.post()
+    engine = request.app.get(ENGINE)
     async with request.app[STORE].sessions() as db, db.begin():
         ticket = await tickets.get_ticket(db, user, _id(request))
-        before_assignee = ticket.assignee_id
-        await change(db, user, ticket, form)
-        after = (ticket.id, ticket.number, ticket.subject, ticket.assignee_id)
-    if after[3] is not None and after[3] != before_assignee and after[3] != user.id:
+        before = _Routed.of(ticket)
+        closed_too = await change(db, user, ticket, form) or []
+        after = _Routed.of(ticket)
+        if engine is not None and after.status != before.status:
+            # The engine moves the status together with the SLA clocks, and what it does
+            # depends on the status it finds (pending → open resumes the paused clocks).
+            ticket.status = before.status
+        shown = (ticket.id, ticket.number, ticket.subject)
+        others = [t.id for t in closed_too]
+    if engine is not None:
+        await _tell_routing(engine, shown[0], before, after)
+        for other in others:
+            await engine.ticket_status(other, TicketStatus.CLOSED)
+    if after.assignee_id is not None and after.assignee_id not in (before.assignee_id, user.id):
         await push.push_to_agent(
             request.app[STORE],
-            after[3],
+            after.assignee_id,
             "ticket.assigned",
-            {"ticket_id": after[0], "number": after[1], "subject": after[2]},
+            {"ticket_id": shown[0], "number": shown[1], "subject": shown[2]},
         )
-    raise web.HTTPSeeOther(f"/tickets/{after[0]}")
+    raise web.HTTPSeeOther(f"/tickets/{shown[0]}")
+
+
+async def _tell_routing(
+    engine: RoutingEngine, ticket_id: int, before: _Routed, after: _Routed
+) -> None:
+    """Let routing follow what an agent did: task holder, queue and priority, clocks."""
+    if after.assignee_id != before.assignee_id:
+        await engine.ticket_taken(ticket_id, after.assignee_id)
+    if (after.queue_id, after.priority) != (before.queue_id, before.priority):
+        await engine.ticket_changed(ticket_id)
+    if after.status != before.status:
+        await engine.ticket_status(ticket_id, TicketStatus(after.status))
 
 
 @page(Permission.WORK_TICKETS)
@@ -267,8 +309,8 @@ async def ticket_close(request: web.Request) -> web.StreamResponse:
 
 @page(Permission.WORK_TICKETS)
 async def ticket_merge(request: web.Request) -> web.StreamResponse:
-    async def change(db: Any, user: User, ticket: Ticket, form: Any) -> None:
-        await tickets.merge(db, user, ticket, str(form.get("other", "")))
+    async def change(db: Any, user: User, ticket: Ticket, form: Any) -> list[Ticket]:
+        return [await tickets.merge(db, user, ticket, str(form.get("other", "")))]
 
     return await _ticket_change(request, change)
 
@@ -382,6 +424,8 @@ async def ticket_reply(request: web.Request) -> web.StreamResponse:
         body=str(form.get("body", "")),
         attachments=attachments,
     )
+    if (engine := request.app.get(ENGINE)) is not None:
+        await engine.responded(ticket_id)
     raise web.HTTPSeeOther(f"/tickets/{ticket_id}")
 
 
