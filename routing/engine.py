@@ -809,6 +809,8 @@ class RoutingEngine:
                 )
             }
         if activity.direction == "outbound":
+            if (activity.meta or {}).get("automatic"):
+                return  # "we received your message" answers nothing
             for ticket_id in statuses:
                 await self.responded(ticket_id)
             return
