@@ -5,6 +5,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -476,17 +477,22 @@ async def wrap_up(request: web.Request) -> web.StreamResponse:
             raise web.HTTPNotFound()
         if activity.legal_entity != user.legal_entity:
             raise Refused(403, "this call belongs to another legal entity")
-        activity.meta = {
+        saved_at = utcnow()
+        meta = {
             **activity.meta,
             "wrap_up": {
                 "outcome": outcome,
                 "notes": notes,
                 "by": user.id,
-                "at": utcnow().isoformat(),
+                "at": saved_at.isoformat(),
             },
         }
+        wrap_up_seconds = _wrap_up_seconds(meta.get("call"), saved_at)
+        if wrap_up_seconds is not None:
+            meta["call"] = {**meta["call"], "wrap_up_seconds": wrap_up_seconds}
+        activity.meta = meta
         activity.employee_id = activity.employee_id or user.id
-        number = None
+        number, follow_up_id = None, None
         if form.get("follow_up") and activity.ticket_id is None:
             ticket = Ticket(
                 number=await allocate_ticket_number(db, utcnow().year),
@@ -500,7 +506,7 @@ async def wrap_up(request: web.Request) -> web.StreamResponse:
             )
             db.add(ticket)
             await db.flush()
-            activity.ticket_id = ticket.id
+            activity.ticket_id = follow_up_id = ticket.id
             number = ticket.number
         audit(
             db,
@@ -511,7 +517,27 @@ async def wrap_up(request: web.Request) -> web.StreamResponse:
             partner_id=activity.partner_id,
             details={"wrap_up": outcome, "follow_up": number},
         )
+        activity_id = activity.id
+    if follow_up_id is not None and (engine := request.app.get(ENGINE)) is not None:
+        await engine.ticket_taken(follow_up_id, user.id)  # its clocks run, it is the agent's
+    await request.app[STORE].bus.publish(
+        "call.wrapped_up", {"activity_id": activity_id, "wrap_up_seconds": wrap_up_seconds}
+    )
     return web.json_response({"saved": True, "ticket": number})
+
+
+def _wrap_up_seconds(call: object, saved_at: datetime) -> float | None:
+    """Seconds from the end of the call (as the phone channel wrote it) to the wrap-up."""
+    if not isinstance(call, dict) or not isinstance(call.get("ended_at"), str):
+        return None
+    try:
+        ended_at = datetime.fromisoformat(call["ended_at"])
+    except ValueError:
+        log.warning("call_end_unreadable", field="ended_at")
+        return None
+    if ended_at.tzinfo is None:
+        ended_at = ended_at.replace(tzinfo=UTC)
+    return round(max(0.0, (saved_at - ended_at).total_seconds()), 1)
 
 
 # -- the customer view ---------------------------------------------------------------
