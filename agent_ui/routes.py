@@ -163,6 +163,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         )
         loads = await tickets.queue_loads(db, user)
         people = await tickets.colleagues(db, user)
+        choices = await tickets.categories(db, user.language, ticket.category)
         if partner is not None:
             audit(
                 db,
@@ -183,23 +184,27 @@ async def ticket_page(request: web.Request) -> web.Response:
             "templates": await replies.templates_for(db, user),
             "recipient": await replies.default_recipient(db, ticket),
             "values": await replies.template_values(db, user, ticket),
-            "categories": tickets.CATEGORIES,
+            "categories": choices,
+            "category_names": {c.code: c.name for c in choices},
             "priorities": tickets.PRIORITIES,
             "resolutions": [r for r in tickets.Resolution if r != tickets.Resolution.MERGED],
             "due": tickets.next_due(ticket),
             "shown_text": shown_text,
-            "shown_value": _value_namer(people, loads),
+            "shown_value": _value_namer(people, loads, choices),
             "closed": ticket.status == TicketStatus.CLOSED,
         }
     return await render(request, "ticket.html", context)
 
 
 def _value_namer(
-    people: list[Employee], loads: list[tickets.QueueLoad]
+    people: list[Employee],
+    loads: list[tickets.QueueLoad],
+    choices: list[tickets.CategoryChoice],
 ) -> Callable[[str | None, str | None], str]:
     """Name a changed field's stored value as the page shows it: a person, a queue, a word."""
     names = {str(p.id): p.full_name for p in people}
     queues = {str(q.queue.id): q.queue.name for q in loads}
+    categories = {c.code: c.name for c in choices}
 
     def shown(field: str | None, value: str | None) -> str:
         if value is None or value == "":
@@ -208,6 +213,8 @@ def _value_namer(
             return names.get(value, value)
         if field == "queue_id":
             return queues.get(value, value)
+        if field == "category" and value in categories:
+            return categories[value]
         return i18n.label(value)
 
     return shown
@@ -284,7 +291,8 @@ async def ticket_note(request: web.Request) -> web.StreamResponse:
 async def ticket_fields(request: web.Request) -> web.StreamResponse:
     async def change(db: Any, user: User, ticket: Ticket, form: Any) -> None:
         for field in ("category", "priority", "queue_id", "assignee_id", "status"):
-            if field in form:
+            # The form posts every field; only the ones the user changed are changes.
+            if field in form and not tickets.unchanged(ticket, field, str(form[field])):
                 await tickets.change_field(db, user, ticket, field, str(form[field]))
 
     return await _ticket_change(request, change)
