@@ -18,6 +18,12 @@ TRIAGE_QUEUE = "triage"
 #: with the triage code itself: the queue codes of the demo installation
 #: (interactions/demo.py QUEUES). Written work only: a written outage report goes to
 #: the DSO's back office, not to its phone line for faults.
+#: Work of a ticket kind that has a queue of its own in a legal entity, whatever the
+#: category's triage queue: a billing complaint is a complaint (reklamacija) first.
+KIND_PLACES: dict[str, dict[str, str]] = {
+    "supplier": {"complaint": "sup-complaints"},
+}
+
 QUEUE_PLACES: dict[str, dict[str, str]] = {
     "supplier": {
         "metering": "sup-back-office",

@@ -76,7 +76,9 @@ async def decide(store: Store, activity_id: int, category: str, decided_by: str)
             ticket.category = category
             ticket.kind = settings.ticket_kind
             ticket.queue_id = (
-                await queue_for(session, ticket.legal_entity, settings.queue_code)
+                await queue_for(
+                    session, ticket.legal_entity, settings.queue_code, settings.ticket_kind
+                )
                 if settings.queue_code
                 else None
             )

@@ -130,16 +130,23 @@ def robot_reason(sender: object, meta: object) -> str | None:
     return None
 
 
-async def queue_for(session: AsyncSession, legal_entity: str, code: str) -> int | None:
-    """The entity's queue for a triage queue code: one named so, else its place there."""
-    place = defaults.QUEUE_PLACES.get(legal_entity, {}).get(code)
+async def queue_for(
+    session: AsyncSession, legal_entity: str, code: str, kind: str | None = None
+) -> int | None:
+    """The entity's queue for a triage queue code: a queue named so, else the place of
+    the ticket kind there (complaints), else the place of the code there."""
+    places = [
+        defaults.KIND_PLACES.get(legal_entity, {}).get(kind or ""),
+        defaults.QUEUE_PLACES.get(legal_entity, {}).get(code),
+    ]
+    wanted = [code, *(p for p in places if p)]
     rows = await session.execute(
         select(Queue.id, Queue.code).where(
-            Queue.legal_entity == legal_entity, Queue.code.in_([code, place or code])
+            Queue.legal_entity == legal_entity, Queue.code.in_(wanted)
         )
     )
-    found = dict((queue_code, queue_id) for queue_id, queue_code in rows)
-    return found.get(code) or (found.get(place) if place else None)
+    found = {queue_code: queue_id for queue_id, queue_code in rows}
+    return next((found[c] for c in wanted if c in found), None)
 
 
 class Triage:
@@ -294,7 +301,9 @@ class Triage:
 
         if result.get("queue"):
             entity = contact.legal_entity or self.default_legal_entity
-            result["queue_id"] = await queue_for(session, entity, result["queue"])
+            result["queue_id"] = await queue_for(
+                session, entity, result["queue"], result.get("ticket_kind")
+            )
         if result.get("needs_review"):
             await _ask_a_person(session, contact, result)
         return result

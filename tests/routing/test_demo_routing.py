@@ -57,6 +57,21 @@ async def test_triaged_contacts_land_in_the_demo_queues(store: Store, tmp_path: 
         "Želim zamenjati dobavitelja električne energije. Kako poteka menjava?",
         "supplier",
     )
+    billing = await write_in(
+        store,
+        5,
+        "Reklamacija računa",
+        "Pozdravljeni, prejel sem račun za marec v znesku 412,36 €, kar je trikrat več kot "
+        "običajno. Prosim za preverbo in popravek.",
+        "supplier",
+    )
+    question = await write_in(
+        store,
+        6,
+        "Vprašanje o računu",
+        "Zanima me, zakaj je na računu postavka za omrežnino višja kot lani?",
+        "supplier",
+    )
     outage = await write_in(
         store,
         3,
@@ -68,6 +83,8 @@ async def test_triaged_contacts_land_in_the_demo_queues(store: Store, tmp_path: 
     codes = await queue_codes(store)
     assert codes[complaint.queue_id] == "sup-complaints"
     assert codes[switch.queue_id] == "sup-switching"
+    assert (billing.kind, codes[billing.queue_id]) == ("complaint", "sup-complaints")
+    assert codes[question.queue_id] == "sup-back-office"
     assert codes[outage.queue_id] == "dso-back-office"
 
 
