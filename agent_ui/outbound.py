@@ -1,6 +1,7 @@
 """Outgoing email: the small interface a reply is handed to, and its embedded default.
 
-The email channel replaces `EmlOutbox` with its SMTP sender by putting it under
+With an SMTP server configured, the email channel replaces `EmlOutbox` with its own
+sender (kept, recorded on the ticket, retried) by putting it under
 `agent_ui.keys.SENDER`; the workspace only builds the message and records it.
 """
 
@@ -15,18 +16,21 @@ log = structlog.get_logger(__name__)
 
 
 class MailSender(Protocol):
-    async def send(self, message: EmailMessage) -> None:
-        """Send `message` or raise; returning means it was accepted for delivery."""
+    async def send(
+        self, message: EmailMessage, *, ticket_id: int | None = None, automatic: bool = False
+    ) -> None:
+        """Send `message` (about `ticket_id`) or raise; returning means it was accepted."""
 
 
-# TODO(#9): the email channel's SMTP sender (aiosmtplib) replaces this default.
 class EmlOutbox:
     """Writes each message as an .eml file into a folder (`<data dir>/outbox`)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(
+        self, message: EmailMessage, *, ticket_id: int | None = None, automatic: bool = False
+    ) -> None:
         message_id = str(message["Message-ID"] or "").strip("<>")
         name = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in message_id)
         data = bytes(message)

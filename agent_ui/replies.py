@@ -3,6 +3,8 @@
 The message is handed to the configured `MailSender` and, once accepted, recorded as an
 outbound email activity of the ticket with its raw bytes, so the timeline shows it and
 the customer's answer threads back (Message-ID, References, `[#ticket]` in the subject).
+The email channel's sender records that activity itself (with its delivery state);
+the workspace then adds who wrote it and the attachments.
 """
 
 import re
@@ -142,7 +144,7 @@ async def send_reply(
         thread = await _thread_ids(db, ticket)
     message = _message(entity, ticket, address, subject, body, thread, attachments)
 
-    await sender.send(message)
+    await sender.send(message, ticket_id=ticket_id)
     log.info("reply_sent", ticket_id=ticket_id, attachments=len(attachments))
     return await _record(store, user, ticket_id, message, address, body, attachments)
 
@@ -201,30 +203,36 @@ async def _record(
     attachments: list[OutgoingAttachment] | tuple[()],
 ) -> int:
     now = utcnow()
+    message_id = str(message["Message-ID"])
     async with store.sessions() as db, db.begin():
         ticket = await get_ticket(db, user, ticket_id)
-        raw = await keep_blob(db, bytes(message))
-        activity = Activity(
-            channel=Channel.EMAIL,
-            direction=Direction.OUTBOUND,
-            external_id=str(message["Message-ID"]),
-            occurred_at=now,
-            legal_entity=ticket.legal_entity,
-            sender_address=str(message["From"])[:400],
-            recipient=address,
-            subject=str(message["Subject"])[:1000],
-            text=body,
-            raw_sha256=raw,
-            partner_id=ticket.partner_id,
-            metering_point_id=ticket.metering_point_id,
-            ticket_id=ticket.id,
-            employee_id=user.id,
-            state=ActivityState.PROCESSED,
-            match_reasons=[],
-            match_candidates=[],
-            meta={},
+        activity = await db.scalar(
+            select(Activity)
+            .where(Activity.channel == Channel.EMAIL, Activity.external_id == message_id)
+            .with_for_update()
         )
-        db.add(activity)
+        if activity is None:
+            activity = Activity(
+                channel=Channel.EMAIL,
+                direction=Direction.OUTBOUND,
+                external_id=message_id,
+                occurred_at=now,
+                legal_entity=ticket.legal_entity,
+                sender_address=str(message["From"])[:400],
+                recipient=address,
+                subject=str(message["Subject"])[:1000],
+                raw_sha256=await keep_blob(db, bytes(message)),
+                state=ActivityState.PROCESSED,
+                match_reasons=[],
+                match_candidates=[],
+                meta={},
+            )
+            db.add(activity)
+        activity.text = body
+        activity.ticket_id = ticket.id
+        activity.partner_id = ticket.partner_id
+        activity.metering_point_id = ticket.metering_point_id
+        activity.employee_id = user.id
         await db.flush()
         for item in attachments:
             digest = await keep_blob(db, item.data)

@@ -4,6 +4,8 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -44,6 +46,8 @@ from interactions.models import (
 )
 from interactions.tickets import allocate_ticket_number
 from interactions.types import utcnow
+from routing.engine import RoutingEngine
+from routing.tasks import ENGINE
 
 log = structlog.get_logger(__name__)
 
@@ -159,6 +163,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         )
         loads = await tickets.queue_loads(db, user)
         people = await tickets.colleagues(db, user)
+        choices = await tickets.categories(db, user.language, ticket.category)
         if partner is not None:
             audit(
                 db,
@@ -179,23 +184,27 @@ async def ticket_page(request: web.Request) -> web.Response:
             "templates": await replies.templates_for(db, user),
             "recipient": await replies.default_recipient(db, ticket),
             "values": await replies.template_values(db, user, ticket),
-            "categories": tickets.CATEGORIES,
+            "categories": choices,
+            "category_names": {c.code: c.name for c in choices},
             "priorities": tickets.PRIORITIES,
             "resolutions": [r for r in tickets.Resolution if r != tickets.Resolution.MERGED],
             "due": tickets.next_due(ticket),
             "shown_text": shown_text,
-            "shown_value": _value_namer(people, loads),
+            "shown_value": _value_namer(people, loads, choices),
             "closed": ticket.status == TicketStatus.CLOSED,
         }
     return await render(request, "ticket.html", context)
 
 
 def _value_namer(
-    people: list[Employee], loads: list[tickets.QueueLoad]
+    people: list[Employee],
+    loads: list[tickets.QueueLoad],
+    choices: list[tickets.CategoryChoice],
 ) -> Callable[[str | None, str | None], str]:
     """Name a changed field's stored value as the page shows it: a person, a queue, a word."""
     names = {str(p.id): p.full_name for p in people}
     queues = {str(q.queue.id): q.queue.name for q in loads}
+    categories = {c.code: c.name for c in choices}
 
     def shown(field: str | None, value: str | None) -> str:
         if value is None or value == "":
@@ -204,29 +213,70 @@ def _value_namer(
             return names.get(value, value)
         if field == "queue_id":
             return queues.get(value, value)
+        if field == "category" and value in categories:
+            return categories[value]
         return i18n.label(value)
 
     return shown
 
 
-async def _ticket_change(
-    request: web.Request, change: Callable[[Any, User, Ticket, Any], Awaitable[None]]
-) -> web.StreamResponse:
+@dataclass(frozen=True)
+class _Routed:
+    """What routing keeps of a ticket: its status (the clocks), holder, queue, priority."""
+
+    status: str
+    assignee_id: int | None
+    queue_id: int | None
+    priority: int
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> "_Routed":
+        return cls(ticket.status, ticket.assignee_id, ticket.queue_id, ticket.priority)
+
+
+#: A ticket change: it may return other tickets it closed (a merge closes the other one).
+Change = Callable[[Any, User, Ticket, Any], Awaitable[list[Ticket] | None]]
+
+
+async def _ticket_change(request: web.Request, change: Change) -> web.StreamResponse:
     user = current_user(request)
     form = await request.post()
+    engine = request.app.get(ENGINE)
     async with request.app[STORE].sessions() as db, db.begin():
         ticket = await tickets.get_ticket(db, user, _id(request))
-        before_assignee = ticket.assignee_id
-        await change(db, user, ticket, form)
-        after = (ticket.id, ticket.number, ticket.subject, ticket.assignee_id)
-    if after[3] is not None and after[3] != before_assignee and after[3] != user.id:
+        before = _Routed.of(ticket)
+        closed_too = await change(db, user, ticket, form) or []
+        after = _Routed.of(ticket)
+        if engine is not None and after.status != before.status:
+            # The engine moves the status together with the SLA clocks, and what it does
+            # depends on the status it finds (pending → open resumes the paused clocks).
+            ticket.status = before.status
+        shown = (ticket.id, ticket.number, ticket.subject)
+        others = [t.id for t in closed_too]
+    if engine is not None:
+        await _tell_routing(engine, shown[0], before, after)
+        for other in others:
+            await engine.ticket_status(other, TicketStatus.CLOSED)
+    if after.assignee_id is not None and after.assignee_id not in (before.assignee_id, user.id):
         await push.push_to_agent(
             request.app[STORE],
-            after[3],
+            after.assignee_id,
             "ticket.assigned",
-            {"ticket_id": after[0], "number": after[1], "subject": after[2]},
+            {"ticket_id": shown[0], "number": shown[1], "subject": shown[2]},
         )
-    raise web.HTTPSeeOther(f"/tickets/{after[0]}")
+    raise web.HTTPSeeOther(f"/tickets/{shown[0]}")
+
+
+async def _tell_routing(
+    engine: RoutingEngine, ticket_id: int, before: _Routed, after: _Routed
+) -> None:
+    """Let routing follow what an agent did: task holder, queue and priority, clocks."""
+    if after.assignee_id != before.assignee_id:
+        await engine.ticket_taken(ticket_id, after.assignee_id)
+    if (after.queue_id, after.priority) != (before.queue_id, before.priority):
+        await engine.ticket_changed(ticket_id)
+    if after.status != before.status:
+        await engine.ticket_status(ticket_id, TicketStatus(after.status))
 
 
 @page(Permission.WORK_TICKETS)
@@ -241,7 +291,8 @@ async def ticket_note(request: web.Request) -> web.StreamResponse:
 async def ticket_fields(request: web.Request) -> web.StreamResponse:
     async def change(db: Any, user: User, ticket: Ticket, form: Any) -> None:
         for field in ("category", "priority", "queue_id", "assignee_id", "status"):
-            if field in form:
+            # The form posts every field; only the ones the user changed are changes.
+            if field in form and not tickets.unchanged(ticket, field, str(form[field])):
                 await tickets.change_field(db, user, ticket, field, str(form[field]))
 
     return await _ticket_change(request, change)
@@ -267,8 +318,8 @@ async def ticket_close(request: web.Request) -> web.StreamResponse:
 
 @page(Permission.WORK_TICKETS)
 async def ticket_merge(request: web.Request) -> web.StreamResponse:
-    async def change(db: Any, user: User, ticket: Ticket, form: Any) -> None:
-        await tickets.merge(db, user, ticket, str(form.get("other", "")))
+    async def change(db: Any, user: User, ticket: Ticket, form: Any) -> list[Ticket]:
+        return [await tickets.merge(db, user, ticket, str(form.get("other", "")))]
 
     return await _ticket_change(request, change)
 
@@ -382,6 +433,8 @@ async def ticket_reply(request: web.Request) -> web.StreamResponse:
         body=str(form.get("body", "")),
         attachments=attachments,
     )
+    if (engine := request.app.get(ENGINE)) is not None:
+        await engine.responded(ticket_id)
     raise web.HTTPSeeOther(f"/tickets/{ticket_id}")
 
 
@@ -432,17 +485,22 @@ async def wrap_up(request: web.Request) -> web.StreamResponse:
             raise web.HTTPNotFound()
         if activity.legal_entity != user.legal_entity:
             raise Refused(403, "this call belongs to another legal entity")
-        activity.meta = {
+        saved_at = utcnow()
+        meta = {
             **activity.meta,
             "wrap_up": {
                 "outcome": outcome,
                 "notes": notes,
                 "by": user.id,
-                "at": utcnow().isoformat(),
+                "at": saved_at.isoformat(),
             },
         }
+        wrap_up_seconds = _wrap_up_seconds(meta.get("call"), saved_at)
+        if wrap_up_seconds is not None:
+            meta["call"] = {**meta["call"], "wrap_up_seconds": wrap_up_seconds}
+        activity.meta = meta
         activity.employee_id = activity.employee_id or user.id
-        number = None
+        number, follow_up_id = None, None
         if form.get("follow_up") and activity.ticket_id is None:
             ticket = Ticket(
                 number=await allocate_ticket_number(db, utcnow().year),
@@ -456,7 +514,7 @@ async def wrap_up(request: web.Request) -> web.StreamResponse:
             )
             db.add(ticket)
             await db.flush()
-            activity.ticket_id = ticket.id
+            activity.ticket_id = follow_up_id = ticket.id
             number = ticket.number
         audit(
             db,
@@ -467,7 +525,27 @@ async def wrap_up(request: web.Request) -> web.StreamResponse:
             partner_id=activity.partner_id,
             details={"wrap_up": outcome, "follow_up": number},
         )
+        activity_id = activity.id
+    if follow_up_id is not None and (engine := request.app.get(ENGINE)) is not None:
+        await engine.ticket_taken(follow_up_id, user.id)  # its clocks run, it is the agent's
+    await request.app[STORE].bus.publish(
+        "call.wrapped_up", {"activity_id": activity_id, "wrap_up_seconds": wrap_up_seconds}
+    )
     return web.json_response({"saved": True, "ticket": number})
+
+
+def _wrap_up_seconds(call: object, saved_at: datetime) -> float | None:
+    """Seconds from the end of the call (as the phone channel wrote it) to the wrap-up."""
+    if not isinstance(call, dict) or not isinstance(call.get("ended_at"), str):
+        return None
+    try:
+        ended_at = datetime.fromisoformat(call["ended_at"])
+    except ValueError:
+        log.warning("call_end_unreadable", field="ended_at")
+        return None
+    if ended_at.tzinfo is None:
+        ended_at = ended_at.replace(tzinfo=UTC)
+    return round(max(0.0, (saved_at - ended_at).total_seconds()), 1)
 
 
 # -- the customer view ---------------------------------------------------------------

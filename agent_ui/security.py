@@ -47,12 +47,17 @@ def csrf_token(session: Session) -> str:
     return token
 
 
-async def check_csrf(request: web.Request, session: Session) -> None:
-    """Refuse a state-changing request without the session's token or from another site."""
+def check_origin(request: web.Request) -> None:
+    """Refuse a state-changing request that a page of another site sent."""
     origin = request.headers.get("Origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.host:
         log.warning("csrf_refused", reason="cross_origin", path=request.path)
         raise web.HTTPForbidden(text="cross-site request refused")
+
+
+async def check_csrf(request: web.Request, session: Session) -> None:
+    """Refuse a state-changing request without the session's token or from another site."""
+    check_origin(request)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.content_type in (
         "application/x-www-form-urlencoded",
@@ -60,10 +65,15 @@ async def check_csrf(request: web.Request, session: Session) -> None:
     ):
         value = (await request.post()).get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    expected = session.get("csrf")
-    if not sent or not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+    if not csrf_matches(session, sent):
         log.warning("csrf_refused", reason="token", path=request.path)
         raise web.HTTPForbidden(text="missing or wrong CSRF token")
+
+
+def csrf_matches(session: Session, sent: str | None) -> bool:
+    """Tell whether `sent` is the session's CSRF token."""
+    expected = session.get("csrf")
+    return bool(sent) and isinstance(expected, str) and hmac.compare_digest(sent or "", expected)
 
 
 async def load_user(db: AsyncSession, employee_id: int) -> User | None:
@@ -97,7 +107,9 @@ def _refuse_anonymous(request: web.Request, as_json: bool) -> web.StreamResponse
     raise web.HTTPFound("/login")
 
 
-def guarded(permission: Permission | None, as_json: bool) -> Callable[[Handler], Handler]:
+def guarded(
+    permission: Permission | None, as_json: bool, streamed: bool = False
+) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
         async def wrapper(request: web.Request) -> web.StreamResponse:
@@ -111,7 +123,10 @@ def guarded(permission: Permission | None, as_json: bool) -> Callable[[Handler],
             if user is None:
                 return _refuse_anonymous(request, as_json)
             if request.method not in SAFE_METHODS:
-                await check_csrf(request, session)
+                if streamed:
+                    check_origin(request)  # the handler checks the token as it reads
+                else:
+                    await check_csrf(request, session)
             if permission is not None and not user.may(permission):
                 log.warning("permission_refused", user=user.login, permission=permission)
                 raise web.HTTPForbidden(text="your role does not allow this")
@@ -127,9 +142,15 @@ def guarded(permission: Permission | None, as_json: bool) -> Callable[[Handler],
     return decorate
 
 
-def page(permission: Permission | None = None) -> Callable[[Handler], Handler]:
-    """Guard an HTML handler: sign-in, role permission and CSRF."""
-    return guarded(permission, as_json=False)
+def page(
+    permission: Permission | None = None, *, streamed: bool = False
+) -> Callable[[Handler], Handler]:
+    """Guard an HTML handler: sign-in, role permission and CSRF.
+
+    A `streamed` handler reads a large multipart body itself (uploads): it must check
+    the `csrf_token` field with `csrf_matches` before it uses any other part.
+    """
+    return guarded(permission, as_json=False, streamed=streamed)
 
 
 def api(permission: Permission | None = None) -> Callable[[Handler], Handler]:

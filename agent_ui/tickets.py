@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_ui.models import MatchCorrection, TicketEvent
@@ -28,6 +28,8 @@ from interactions.models import (
     Ticket,
     TicketStatus,
 )
+from interactions.triage.models import TriageCategory
+from interactions.triage.review import record_decision
 from interactions.types import utcnow
 
 log = structlog.get_logger(__name__)
@@ -35,17 +37,6 @@ log = structlog.get_logger(__name__)
 OPEN_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING_CUSTOMER)
 DONE_STATUSES = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 PRIORITIES = (1, 2, 3, 4)
-CATEGORIES = (
-    "billing",
-    "meter_reading",
-    "supplier_switch",
-    "connection",
-    "outage",
-    "contract",
-    "payment",
-    "complaint",
-    "other",
-)
 
 
 class Resolution(StrEnum):
@@ -65,6 +56,32 @@ class Refused(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class CategoryChoice:
+    """One category of triage's code list, named in the user's language."""
+
+    code: str
+    name: str
+
+
+async def categories(
+    db: AsyncSession, language: str, current: str | None = None
+) -> list[CategoryChoice]:
+    """Triage's active code list, in its order; the ticket's `current` one is kept even
+    when the list dropped it, so that saving other fields never changes it."""
+    rows = list(
+        await db.scalars(
+            select(TriageCategory)
+            .where(or_(TriageCategory.active.is_(True), TriageCategory.code == current))
+            .order_by(TriageCategory.position, TriageCategory.code)
+        )
+    )
+    choices = [CategoryChoice(r.code, r.name_en if language == "en" else r.name_sl) for r in rows]
+    if current and current not in {c.code for c in choices}:
+        choices.append(CategoryChoice(current, current.replace("_", " ")))
+    return choices
 
 
 @dataclass(frozen=True)
@@ -253,7 +270,8 @@ async def change_field(db: AsyncSession, user: User, ticket: Ticket, field: str,
     """Change category, priority, queue, assignee or status, as an audited event."""
     value: Any
     if field == "category":
-        if raw not in CATEGORIES:
+        known = await db.get(TriageCategory, raw)
+        if known is None or not known.active:
             raise Refused(400, "unknown category")
         value = raw
     elif field == "priority":
@@ -278,6 +296,27 @@ async def change_field(db: AsyncSession, user: User, ticket: Ticket, field: str,
         return
     setattr(ticket, field, value)
     _event(db, user, ticket, "change", field=field, old=old, new=value)
+    if field == "category":
+        await _teach_triage(db, user, ticket, value)
+
+
+async def _teach_triage(db: AsyncSession, user: User, ticket: Ticket, category: str) -> None:
+    """A person's category is triage's decision on the contact that opened the ticket,
+    and a label it learns from when retrained."""
+    opening = await db.scalar(
+        select(Activity)
+        .where(Activity.ticket_id == ticket.id, Activity.direction == Direction.INBOUND)
+        .order_by(Activity.occurred_at, Activity.id)
+        .limit(1)
+    )
+    if opening is not None:
+        await record_decision(db, opening, category, user.login)
+
+
+def unchanged(ticket: Ticket, field: str, raw: str) -> bool:
+    """Tell whether a posted form value is what the ticket holds (the user left it)."""
+    current = getattr(ticket, field)
+    return raw == ("" if current is None else str(current))
 
 
 def _as_id(raw: str) -> int:

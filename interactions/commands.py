@@ -6,6 +6,7 @@ the context object it sets up (anything with a `store()` method returning a Stor
 
 import asyncio
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -13,9 +14,13 @@ from typing import Any
 
 import click
 
-from interactions.demo import has_partners, load_demo_data
+from interactions.demo import count_staff, has_partners, load_demo_data
 from interactions.importer import METERING_POINTS, PARTNERS, Entity, Rejection, import_file
 from interactions.store import Store
+
+#: Where `stik demo-data` reads the demo staff's password from, and its default.
+DEMO_PASSWORD_ENV = "STIK_DEMO_PASSWORD"
+DEFAULT_DEMO_PASSWORD = "stik-demo-2026"
 
 
 def open_store() -> Store:
@@ -86,18 +91,43 @@ def metering_points(file: Path, as_json: bool, progress: bool) -> None:
 @click.option("--if-empty", is_flag=True, help="do nothing when partners exist")
 @_progress_option
 def demo_data(partners: int, seed: int, if_empty: bool, progress: bool) -> None:
-    """Load a realistic Slovenian book of business, staff, queues and SLA policies."""
+    """Load a realistic Slovenian book of business, staff, queues and SLA policies.
+
+    The demo staff sign in with the password in STIK_DEMO_PASSWORD, or with the
+    default printed when they are added; only demo data ever gets this password.
+    """
+    # The workspace owns password hashing; the demo only borrows it for its staff.
+    from agent_ui.users import hash_password
+
+    password = os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
+    try:
+        password_hash = hash_password(password)
+    except ValueError as exc:
+        raise click.ClickException(f"{DEMO_PASSWORD_ENV}: {exc}") from None
 
     async def run() -> str:
         store = open_store()
         try:
             if if_empty and await has_partners(store):
                 return "partners exist; demo data not loaded"
+            staff_before = await count_staff(store)
             with tempfile.TemporaryDirectory(prefix="stik-demo-") as folder:
                 reports = await load_demo_data(
-                    store, Path(folder), partners, seed, progress=progress
+                    store,
+                    Path(folder),
+                    partners,
+                    seed,
+                    progress=progress,
+                    password_hash=password_hash,
                 )
-            return "\n".join(report.summary() for report in reports)
+            lines = [report.summary() for report in reports]
+            if await count_staff(store) > staff_before:
+                shown = f"${DEMO_PASSWORD_ENV}" if DEMO_PASSWORD_ENV in os.environ else password
+                lines.append(
+                    f"demo staff sign in at /login as supplier.back1, dso.call1, ... "
+                    f"(see `stik users list`) with the password {shown}"
+                )
+            return "\n".join(lines)
         finally:
             await store.close()
 

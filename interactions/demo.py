@@ -548,8 +548,14 @@ QUEUES = (  # code, name, legal entity, org unit, channels, calendar, SLA policy
 STAFF_PER_UNIT = {OrgUnit.INFO_OFFICE: 3, OrgUnit.BACK_OFFICE: 5, OrgUnit.CALL_CENTRE: 8}
 
 
-async def seed_routing_defaults(store: Store, seed: int = 1) -> dict[str, int]:
-    """Create the calendars, SLA policies, queues and staff that are missing."""
+async def seed_routing_defaults(
+    store: Store, seed: int = 1, password_hash: str | None = None
+) -> dict[str, int]:
+    """Create the calendars, SLA policies, queues and staff that are missing.
+
+    With `password_hash`, the staff added can sign in with that password (the demo's
+    sign-ins); without it they cannot sign in until someone sets one.
+    """
     book = Book(seed)
     added = {"calendars": 0, "sla_policies": 0, "queues": 0, "employees": 0}
     async with store.sessions() as session, session.begin():
@@ -584,12 +590,22 @@ async def seed_routing_defaults(store: Store, seed: int = 1) -> dict[str, int]:
                     )
                 )
                 added["queues"] += 1
-        added["employees"] = await add_staff(session, book)
+        added["employees"] = await add_staff(session, book, password_hash)
     log.info("demo.routing_defaults", **added)
     return added
 
 
-async def add_staff(session: Any, book: Book) -> int:
+#: What each unit's demo agents take at once, in routing's terms (see
+#: routing.assignment.capacity_limits): the info office's walk-ins are live contacts
+#: like calls, besides its written work.
+STAFF_CAPACITY = {
+    OrgUnit.INFO_OFFICE: {"phone": 1, "written": 4},
+    OrgUnit.BACK_OFFICE: {"written": 5},
+    OrgUnit.CALL_CENTRE: {"phone": 1},
+}
+
+
+async def add_staff(session: Any, book: Book, password_hash: str | None = None) -> int:
     logins = set((await session.scalars(select(Employee.login))).all())
     added = 0
     for entity in ("dso", "supplier"):
@@ -600,7 +616,6 @@ async def add_staff(session: Any, book: Book) -> int:
                 if login in logins:
                     continue
                 role = "supervisor" if i == 0 else "agent"
-                channels = {"phone": 1} if unit == OrgUnit.CALL_CENTRE else {"email": 5, "web": 5}
                 session.add(
                     Employee(
                         login=login,
@@ -611,11 +626,17 @@ async def add_staff(session: Any, book: Book) -> int:
                         role=role,
                         skills={unit.value: 3, "sl": 5},
                         languages=["sl", "en"] if i % 2 == 0 else ["sl"],
-                        capacity=channels,
+                        capacity=dict(STAFF_CAPACITY[unit]),
+                        password_hash=password_hash,
                     )
                 )
                 added += 1
     return added
+
+
+async def count_staff(store: Store) -> int:
+    async with store.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Employee)) or 0)
 
 
 async def has_partners(store: Store) -> bool:
@@ -624,11 +645,19 @@ async def has_partners(store: Store) -> bool:
 
 
 async def load_demo_data(
-    store: Store, folder: Path, partners: int, seed: int = 1, progress: bool = False
+    store: Store,
+    folder: Path,
+    partners: int,
+    seed: int = 1,
+    progress: bool = False,
+    password_hash: str | None = None,
 ) -> tuple[ImportReport, ImportReport]:
-    """Generate the demo book into `folder`, import it, and seed the routing defaults."""
+    """Generate the demo book into `folder`, import it, and seed the routing defaults.
+
+    `password_hash` is the demo staff's password, for the staff this call adds.
+    """
     partner_file, mp_file, _, _ = write_demo_files(folder, partners, seed)
     partner_report = await import_file(store, PARTNERS, partner_file, progress=progress)
     mp_report = await import_file(store, METERING_POINTS, mp_file, progress=progress)
-    await seed_routing_defaults(store, seed)
+    await seed_routing_defaults(store, seed, password_hash)
     return partner_report, mp_report

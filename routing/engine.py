@@ -844,6 +844,77 @@ class RoutingEngine:
                 session, activity.legal_entity or self.store.default_legal_entity, activity.channel
             )
 
+    # Work moved by a person: the workspace's take, assign, queue and priority changes.
+
+    async def ticket_taken(
+        self, ticket_id: int, agent_id: int | None, now: datetime | None = None
+    ) -> None:
+        """A person gave the ticket to `agent_id`, or back to the queue (None).
+
+        The task follows, so that routing offers it to nobody else: the written capacity
+        moves from whoever held it to the new agent (past their limit if need be, since
+        a person decided), and it counts as touched. A ticket routing has not seen yet
+        gets its clocks and task first.
+        """
+        now = now or utcnow()
+        await self.enqueue_ticket(ticket_id, now, preferred_agent_id=agent_id)
+        async with self.store.sessions() as session, session.begin():
+            task = await session.scalar(
+                select(Task)
+                .where(Task.ticket_id == ticket_id, Task.state.in_(OPEN_TASK_STATES))
+                .with_for_update()
+            )
+            if task is None:
+                return  # resolved or closed meanwhile: nothing left to route
+            held_by = task.agent_id
+            if held_by is not None and held_by != agent_id:
+                await _release(session, held_by, task.kind)
+            if agent_id is None:
+                if held_by is not None:
+                    await _requeue(session, task, now, "returned to the queue by hand")
+            elif held_by != agent_id:
+                await _agent_state(session, agent_id, now)
+                await session.execute(
+                    update(AgentState)
+                    .where(AgentState.employee_id == agent_id)
+                    .values(written=AgentState.written + 1)
+                )
+                task.state, task.agent_id, task.assigned_at = TaskState.ASSIGNED, agent_id, now
+                task.offered_at = task.offer_expires_at = task.next_overflow_at = None
+                session.add(
+                    TaskNote(
+                        task_id=task.id, at=now, event="taken", agent_id=agent_id, text="by hand"
+                    )
+                )
+            if agent_id is not None:
+                task.touched_at = task.touched_at or now
+            # A decision routing made between the enqueue above and here is overruled.
+            await session.execute(
+                update(Ticket).where(Ticket.id == ticket_id).values(assignee_id=agent_id)
+            )
+            task_id = task.id
+        log.info("ticket_taken", ticket_id=ticket_id, agent_id=agent_id, was=held_by)
+        if agent_id is None:
+            await self.store.bus.publish("task.requeued", {"task_id": task_id, "agent_id": held_by})
+            await self.dispatch(now)
+        elif held_by != agent_id:
+            await self.store.bus.publish(
+                "task.assigned", {"task_id": task_id, "agent_id": agent_id, "kind": "ticket"}
+            )
+
+    async def ticket_changed(self, ticket_id: int, now: datetime | None = None) -> None:
+        """The ticket's queue or priority changed by hand; its open task follows."""
+        async with self.store.sessions() as session, session.begin():
+            ticket = await session.get(Ticket, ticket_id)
+            if ticket is None:
+                return
+            await session.execute(
+                update(Task)
+                .where(Task.ticket_id == ticket_id, Task.state.in_(OPEN_TASK_STATES))
+                .values(queue_id=ticket.queue_id, priority=ticket.priority)
+            )
+        await self.dispatch(now)
+
 
 # Statements shared by the engine's methods.
 

@@ -7,10 +7,27 @@ from aiohttp import web
 
 #: The running `EmailService` (readers, sender, outgoing transport).
 EMAIL: web.AppKey[Any] = web.AppKey("email")
+#: With SMTP configured, the `ChannelSender` other packages hand whole mails to.
+OUTGOING: web.AppKey[Any] = web.AppKey("email_outgoing")
 
 
 def setup(app: web.Application) -> None:
-    """Run the email readers and sender for the lifetime of `app`."""
+    """Run the email readers and sender for the lifetime of `app`.
+
+    With an SMTP server configured, the workspace's replies and the web form's
+    acknowledgements go out through this channel too (kept, recorded, retried); without
+    one they stay with the embedded default, .eml files in the outbox folder.
+    """
+    from agent_ui.keys import SENDER
+    from channels.email.outbound import ChannelSender, transport_for
+    from channels.email.settings import EmailSettings
+    from stik.app import SETTINGS, STORE
+
+    settings = EmailSettings.from_settings(app[SETTINGS])
+    if settings.enabled and settings.smtp is not None:
+        sender = ChannelSender(app[STORE], settings, transport_for(settings))
+        app[OUTGOING] = sender
+        app[SENDER] = sender
     app.cleanup_ctx.append(_background)
 
 

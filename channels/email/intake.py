@@ -81,6 +81,10 @@ async def ingest(
     """
     received_at = received_at or utcnow()
     size = len(raw) if size is None else size
+    if settings.fax_gateways and size <= settings.max_message_bytes:
+        faxed = await _as_fax(store, raw, settings)
+        if faxed is not None:
+            return faxed
     refused = None
     if size > settings.max_message_bytes:
         refused = (
@@ -123,6 +127,21 @@ async def ingest(
     return Ingested(
         recorded.activity_id, True, recorded.ticket_number, robot, acknowledged, refused
     )
+
+
+async def _as_fax(store: Store, raw: bytes, settings: EmailSettings) -> Ingested | None:
+    """Record a fax gateway's mail as the faxes it carries; None for any other mail.
+
+    The gateway is a machine: its mail is never acknowledged nor threaded as email.
+    """
+    from channels.fax.gateway import record_gateway_mail
+
+    faxes = await record_gateway_mail(store, raw, settings.fax_gateways)
+    if faxes is None:
+        return None
+    log.info("email_fax_gateway", faxes=len(faxes), created=sum(f.created for f in faxes))
+    first = faxes[0]
+    return Ingested(first.activity_id, first.created, first.ticket_number)
 
 
 def _header_block(raw: bytes) -> bytes:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -164,28 +164,58 @@ def transport_for(settings: EmailSettings) -> Transport:
 
 async def queue_mail(store: Store, draft: Draft) -> OutgoingMail:
     """Keep the composed mail and record it as an outbound activity on its ticket."""
-    message = compose(draft)
-    raw = message.as_bytes()
+    return await queue_message(
+        store, compose(draft), ticket_id=draft.ticket_id, automatic=draft.automatic
+    )
+
+
+async def queue_message(
+    store: Store, message: EmailMessage, *, ticket_id: int | None, automatic: bool
+) -> OutgoingMail:
+    """Keep a mail built elsewhere and record it as an outbound activity on its ticket."""
+    raw = message.as_bytes(policy=policy.SMTP)
     message_id = str(message["Message-ID"])
+    sender = parseaddr(str(message["From"] or ""))[1]
+    recipients = [address for _, address in getaddresses(message.get_all("To", []))]
 
     async def keep() -> OutgoingMail:
         async with store.sessions() as session, session.begin():
             digest = await keep_blob(session, raw)
             row = OutgoingMail(
                 message_id=message_id,
-                ticket_id=draft.ticket_id,
-                sender=draft.sender,
-                recipients=[draft.recipient],
+                ticket_id=ticket_id,
+                sender=sender,
+                recipients=recipients,
                 raw_sha256=digest,
-                automatic=draft.automatic,
+                automatic=automatic,
             )
             session.add(row)
             await session.flush()
             return row
 
     row = await retrying(keep)
-    await _record(store, row, draft.subject, raw)
+    await _record(store, row, str(message["Subject"] or ""), raw)
     return row
+
+
+class ChannelSender:
+    """Mail other packages build whole (an agent's reply, a form's acknowledgement).
+
+    Each mail is kept and recorded as an outbound email activity on its ticket, then
+    handed to the transport at once; when the server refuses it, the sender loop of
+    `EmailService` retries it with back-off, and the activity shows the state.
+    """
+
+    def __init__(self, store: Store, settings: EmailSettings, transport: Transport) -> None:
+        self.store = store
+        self.settings = settings
+        self.transport = transport
+
+    async def send(
+        self, message: EmailMessage, *, ticket_id: int | None = None, automatic: bool = False
+    ) -> None:
+        row = await queue_message(self.store, message, ticket_id=ticket_id, automatic=automatic)
+        await deliver_one(self.store, self.transport, self.settings, row.id)
 
 
 async def _record(store: Store, row: OutgoingMail, subject: str, raw: bytes) -> None:
@@ -204,7 +234,11 @@ async def _record(store: Store, row: OutgoingMail, subject: str, raw: bytes) -> 
             raw=raw,
             ticket_id=row.ticket_id,
             automatic=row.automatic,
-            meta={"message_id": row.message_id, "delivery": {"status": "queued"}},
+            meta={
+                "message_id": row.message_id,
+                "delivery": {"status": "queued"},
+                "automatic": row.automatic,
+            },
         ),
     )
     row.activity_id = recorded.activity_id

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from channels.fax import gateway_addresses
 from stik.config import Settings
 
 MB = 1024 * 1024
@@ -81,6 +82,8 @@ class EmailSettings:
     send_poll_seconds: float = 10.0
     max_send_attempts: int = 8
     enabled: bool = True
+    #: Senders whose mail is a fax (`[fax] gateways`): recorded as channel fax.
+    fax_gateways: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -100,6 +103,7 @@ class EmailSettings:
         smtp = raw.pop("smtp", None)
         max_mb = raw.pop("max_message_mb", None)
         values: dict[str, Any] = {
+            "fax_gateways": gateway_addresses(settings.extra),
             "maildrop": Path(raw.pop("maildrop", settings.data_dir / "maildrop")),
             "outbox": Path(raw.pop("outbox", settings.data_dir / "outbox")),
             "mailboxes": mailboxes,

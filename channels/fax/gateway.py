@@ -1,8 +1,9 @@
 """Faxes that arrive as mail from a fax-to-email gateway: channel fax, not email.
 
-The email channel hands every fetched message to `record_gateway_mail` first; a
-message from a configured gateway address is recorded here and the email channel
-skips it. The sender's fax number comes from the gateway's headers or the subject.
+The email channel's intake (`channels.email.intake.ingest`) hands every message to
+`record_gateway_mail` first when `[fax] gateways` is set; a message from a gateway
+address is recorded here and the email channel records nothing of its own. The
+sender's fax number comes from the gateway's headers or the subject.
 """
 
 import re

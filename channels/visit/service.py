@@ -102,15 +102,26 @@ async def find_partners(store: Store, query: str) -> list[Found]:
 
 
 async def register_visit(
-    store: Store, partner_id: int, subject: str, note: str, agent: str | None = None
+    store: Store,
+    partner_id: int,
+    subject: str,
+    note: str,
+    agent: str | None = None,
+    *,
+    employee_id: int | None = None,
+    legal_entity: str | None = None,
 ) -> RecordedContact:
-    """Record a walk-in visit of `partner_id`, the partner the agent confirmed."""
+    """Record a walk-in visit of `partner_id`, the partner the agent confirmed.
+
+    `employee_id` is the agent at the desk, and the visit belongs to their legal entity.
+    """
     contact = InboundContact(
         channel=Channel.VISIT,
         external_id=f"visit:{uuid.uuid4()}",
         occurred_at=utcnow(),
         subject=subject[:1000],
         text=note or None,
+        legal_entity=legal_entity,
         meta={"registered_by": agent, "confirmed_partner_id": partner_id},
     )
     recorded = await record_contact(store, contact)
@@ -120,6 +131,7 @@ async def register_visit(
             .where(Activity.id == recorded.activity_id)
             .values(
                 partner_id=partner_id,
+                employee_id=employee_id,
                 match_outcome="matched",
                 match_score=1.0,
                 match_reasons=["confirmed by the agent at the desk"],

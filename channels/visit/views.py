@@ -1,16 +1,19 @@
 """The info-office page: search, pick with the keyboard, type the purpose, Enter.
 
-TODO(#7): the page has no sign-in of its own yet; put it behind the agent login of
-agent_ui when that is merged, and record the signed-in agent as the employee.
+It sits behind the workspace's sign-in: the signed-in agent is recorded on the visit,
+and every partner the page finds or shows is written to the audit trail.
 """
 
 from typing import Any
 
 import jinja2
 from aiohttp import web
+from aiohttp_session import get_session
 
+from agent_ui.security import audit, csrf_token, current_user
+from agent_ui.security import page as signed_in
+from agent_ui.users import Permission
 from channels.visit.service import Found, find_partners, register_visit
-from channels.web.security import CSRF_COOKIE
 from channels.web.views import WEB_FORM
 from interactions.models import Partner
 
@@ -19,23 +22,39 @@ TEMPLATES = jinja2.Environment(
 )
 
 
-def page(request: web.Request, status: int = 200, **context: Any) -> web.Response:
-    signer = request.app[WEB_FORM].signer
-    cookie = request.cookies.get(CSRF_COOKIE) or signer.new_cookie()
+async def page(request: web.Request, status: int = 200, **context: Any) -> web.Response:
+    token = csrf_token(await get_session(request))
     context.setdefault("query", "")
     context.setdefault("subject", "")
     context.setdefault("note", "")
-    html = TEMPLATES.get_template("visit.html").render(csrf=signer.token(cookie), **context)
-    response = web.Response(text=html, content_type="text/html", status=status)
-    if CSRF_COOKIE not in request.cookies:
-        response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="Lax")
-    return response
+    html = TEMPLATES.get_template("visit.html").render(csrf=token, **context)
+    return web.Response(text=html, content_type="text/html", status=status)
 
 
+async def _audit_shown(request: web.Request, found: list[Found], action: str) -> None:
+    """Write who saw which partner at the desk (not what they typed: that is personal)."""
+    if not found:
+        return
+    user = current_user(request)
+    async with request.app[WEB_FORM].store.sessions() as db, db.begin():
+        for partner in found:
+            audit(
+                db,
+                user,
+                action,
+                "partner",
+                partner.partner_id,
+                partner_id=partner.partner_id,
+                details={"via": "visit"},
+            )
+
+
+@signed_in(Permission.WORK_TICKETS)
 async def search(request: web.Request) -> web.Response:
     query = request.query.get("q", "")
     results = await find_partners(request.app[WEB_FORM].store, query) if query else []
-    return page(request, query=query, results=results, done=request.query.get("done"))
+    await _audit_shown(request, results, "search")
+    return await page(request, query=query, results=results, done=request.query.get("done"))
 
 
 async def _partner(request: web.Request) -> Found:
@@ -55,26 +74,30 @@ async def _partner(request: web.Request) -> Found:
     return match
 
 
+@signed_in(Permission.WORK_TICKETS)
 async def show_visit(request: web.Request) -> web.Response:
-    return page(request, partner=await _partner(request))
+    partner = await _partner(request)
+    await _audit_shown(request, [partner], "view")
+    return await page(request, partner=partner)
 
 
+@signed_in(Permission.WORK_TICKETS)
 async def post_visit(request: web.Request) -> web.Response:
-    form = request.app[WEB_FORM]
+    """Record the visit; the decorator has checked the session and its CSRF token."""
+    user = current_user(request)
     partner = await _partner(request)
     posted = await request.post()
     subject = str(posted.get("subject", "")).strip()
     note = str(posted.get("note", "")).strip()
-    if not form.signer.check(request.cookies.get(CSRF_COOKIE), str(posted.get("csrf", ""))):
-        return page(
-            request,
-            403,
-            partner=partner,
-            subject=subject,
-            note=note,
-            error="Obrazec je potekel; pošljite ga znova.",
-        )
     if not subject:
-        return page(request, 422, partner=partner, note=note, error="Vpišite namen obiska.")
-    recorded = await register_visit(form.store, partner.partner_id, subject, note)
+        return await page(request, 422, partner=partner, note=note, error="Vpišite namen obiska.")
+    recorded = await register_visit(
+        request.app[WEB_FORM].store,
+        partner.partner_id,
+        subject,
+        note,
+        agent=user.login,
+        employee_id=user.id,
+        legal_entity=user.legal_entity,
+    )
     raise web.HTTPSeeOther(f"/visit?done={recorded.activity_id}")

@@ -19,6 +19,7 @@ DEFAULTS = {"rate_per_address": 30, "rate_per_email": 10, "rate_window_seconds":
 
 def setup(app: web.Application) -> None:
     """Register the form's pages, the JSON endpoint and its OpenAPI description."""
+    from channels.email import OUTGOING
     from stik.app import SETTINGS, STORE
 
     settings = app[SETTINGS]
@@ -33,6 +34,7 @@ def setup(app: web.Application) -> None:
         per_email=RateLimit(int(config["rate_per_email"]), window),
         outbox=settings.data_dir / "outbox",
         templates=templates(),
+        mail=app.get(OUTGOING),
     )
     app.router.add_get("/form", choose)
     app.router.add_get("/form/{kind}", show_form)

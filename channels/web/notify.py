@@ -1,7 +1,8 @@
 """The acknowledgement a customer gets by email, with the ticket number.
 
-TODO(#7): written as an .eml into `<data dir>/outbox/`; switch to the email channel's
-sender (SMTP or its outbox) when that channel is merged.
+With SMTP configured it goes out through the email channel's sender (see
+`channels.web.service.submit`); the embedded default writes it as an .eml into
+`<data dir>/outbox/`.
 """
 
 import os

@@ -5,7 +5,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from email.headerregistry import Address
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 from sqlalchemy import select
@@ -35,6 +37,14 @@ CHANGE_WORDS = {
 }
 CALLBACK_WORDS = {"morning": "dopoldne", "afternoon": "popoldne", "any": "kadarkoli"}
 DEFAULT_SENDER = "noreply@stik.invalid"
+
+
+class MailOut(Protocol):
+    """Where a whole mail goes: the email channel's sender (see channels.email.outbound)."""
+
+    async def send(
+        self, message: EmailMessage, *, ticket_id: int | None = None, automatic: bool = False
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -128,15 +138,23 @@ async def submit(
     language: str,
     outbox: Path,
     sender: Sender,
+    mail: MailOut | None = None,
 ) -> RecordedContact:
-    """Record the form and, the first time only, queue the acknowledgement with its ticket."""
+    """Record the form and, the first time only, queue the acknowledgement with its ticket.
+
+    With `mail` (the email channel's sender) the acknowledgement is sent over SMTP and
+    kept on the ticket; without it, it is written into the outbox folder.
+    """
     contact = contact_from(submission, external_id, language)
     recorded = await record_contact(store, contact)
     if recorded.created and recorded.ticket_number:
         message = build_acknowledgement(
             submission.email, recorded.ticket_number, language, sender.address, sender.brand
         )
-        await asyncio.to_thread(queue_acknowledgement, outbox, message)
+        if mail is not None:
+            await mail.send(message, ticket_id=recorded.ticket_id, automatic=True)
+        else:
+            await asyncio.to_thread(queue_acknowledgement, outbox, message)
     log.info(
         "web_form_recorded",
         kind=submission.kind.value,

@@ -28,7 +28,7 @@ from channels.web.forms import (
     validate,
 )
 from channels.web.security import CSRF_COOKIE, CsrfSigner, RateLimit, RateLimiter
-from channels.web.service import Sender, sender_of, submission_key, submit
+from channels.web.service import MailOut, Sender, sender_of, submission_key, submit
 from interactions.store import Store
 from interactions.types import utcnow
 
@@ -60,6 +60,8 @@ class WebForm:
     per_email: RateLimit
     outbox: Path
     templates: jinja2.Environment
+    #: The email channel's sender when SMTP is configured; else the outbox folder.
+    mail: MailOut | None = None
     senders: dict[str, Sender] = field(default_factory=dict)
 
     async def sender(self) -> Sender:
@@ -212,6 +214,7 @@ async def post_form(request: web.Request) -> web.Response:
             language=language,
             outbox=form.outbox,
             sender=await form.sender(),
+            mail=form.mail,
         )
     except OUTAGES:
         log.warning("web_form_store_unavailable", step="record")
@@ -325,6 +328,7 @@ async def post_json(request: web.Request) -> web.Response:
             language=language,
             outbox=form.outbox,
             sender=await form.sender(),
+            mail=form.mail,
         )
     except OUTAGES:
         return problem_json(503, {"form": [Problem("unavailable")]}, language)

@@ -21,6 +21,7 @@ def install(store: Store, model_dir: Path | None = None) -> "Triage":
     from interactions.triage.service import Triage
 
     triage = Triage(model_dir)
+    triage.default_legal_entity = store.default_legal_entity
     store.classifier = triage.classify
     store.refiner = triage.refine
     return triage

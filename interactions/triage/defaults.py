@@ -14,6 +14,41 @@ from typing import Any
 
 TRIAGE_QUEUE = "triage"
 
+#: Where each triage queue lands in each legal entity, when the entity has no queue
+#: with the triage code itself: the queue codes of the demo installation
+#: (interactions/demo.py QUEUES). Written work only: a written outage report goes to
+#: the DSO's back office, not to its phone line for faults.
+#: Work of a ticket kind that has a queue of its own in a legal entity, whatever the
+#: category's triage queue: a billing complaint is a complaint (reklamacija) first.
+KIND_PLACES: dict[str, dict[str, str]] = {
+    "supplier": {"complaint": "sup-complaints"},
+}
+
+QUEUE_PLACES: dict[str, dict[str, str]] = {
+    "supplier": {
+        "metering": "sup-back-office",
+        "billing": "sup-back-office",
+        "collections": "sup-back-office",
+        "customer_service": "sup-back-office",
+        "sales": "sup-switching",
+        "faults": "sup-back-office",
+        "connections": "sup-back-office",
+        "complaints": "sup-complaints",
+        TRIAGE_QUEUE: "sup-back-office",
+    },
+    "dso": {
+        "metering": "dso-back-office",
+        "billing": "dso-back-office",
+        "collections": "dso-back-office",
+        "customer_service": "dso-back-office",
+        "sales": "dso-back-office",
+        "faults": "dso-back-office",
+        "connections": "dso-back-office",
+        "complaints": "dso-back-office",
+        TRIAGE_QUEUE: "dso-back-office",
+    },
+}
+
 # code, Slovenian name, English name, ticket kind, queue, default priority, opens a ticket
 _CATEGORIES: list[tuple[str, str, str, str, str | None, int, bool]] = [
     ("meter_reading", "Stanje števca", "Meter reading", "meter_reading", "metering", 4, True),

@@ -11,12 +11,14 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from interactions.models import Activity, Queue, Ticket
+from interactions.models import Activity, Ticket
 from interactions.store import Store
 from interactions.triage import classifier as learner
-from interactions.triage.config import load_config
+from interactions.triage.config import Category, load_config
 from interactions.triage.models import TriageReview
+from interactions.triage.service import queue_for
 from interactions.triage.text import MODEL_FILE
 
 log = structlog.get_logger(__name__)
@@ -67,43 +69,58 @@ async def pending_reviews(store: Store, limit: int = 50) -> list[PendingReview]:
 async def decide(store: Store, activity_id: int, category: str, decided_by: str) -> None:
     """Record a person's category for an activity and apply it to the activity and ticket."""
     async with store.sessions() as session, session.begin():
-        config = await load_config(session)
-        settings = config.categories.get(category)
-        if settings is None:
-            raise UnknownCategory(f"category {category!r} is not in the code list")
         activity = await session.get_one(Activity, activity_id)
-        review = await session.scalar(
-            select(TriageReview).where(
-                TriageReview.channel == activity.channel,
-                TriageReview.external_id == activity.external_id,
-            )
-        )
-        triage = dict(activity.meta.get("triage") or {})
-        if review is None:
-            review = TriageReview(
-                channel=activity.channel,
-                external_id=activity.external_id,
-                predicted_category=activity.category,
-                confidence=triage.get("confidence"),
-                model_version=triage.get("model_version"),
-                details={"reason": "corrected"},
-            )
-            session.add(review)
-        review.decided_category = category
-        review.decided_by = decided_by[:64]
-        review.decided_at = datetime.now(UTC)
-
-        triage.update(category=category, needs_review=False, decided_by=review.decided_by)
-        activity.category = category
-        activity.meta = {**activity.meta, "triage": triage}
+        settings = await record_decision(session, activity, category, decided_by)
         if activity.ticket_id is not None:
             ticket = await session.get_one(Ticket, activity.ticket_id)
             ticket.category = category
             ticket.kind = settings.ticket_kind
-            ticket.queue_id = await session.scalar(
-                select(Queue.id).where(Queue.code == settings.queue_code)
+            ticket.queue_id = (
+                await queue_for(
+                    session, ticket.legal_entity, settings.queue_code, settings.ticket_kind
+                )
+                if settings.queue_code
+                else None
             )
     log.info("triage_decided", activity_id=activity_id, category=category)
+
+
+async def record_decision(
+    session: AsyncSession, activity: Activity, category: str, decided_by: str
+) -> Category:
+    """Keep a person's category for `activity` as a decision: its label for retraining.
+
+    Runs in the caller's transaction; the ticket is the caller's to change.
+    """
+    config = await load_config(session)
+    settings = config.categories.get(category)
+    if settings is None:
+        raise UnknownCategory(f"category {category!r} is not in the code list")
+    review = await session.scalar(
+        select(TriageReview).where(
+            TriageReview.channel == activity.channel,
+            TriageReview.external_id == activity.external_id,
+        )
+    )
+    triage = dict(activity.meta.get("triage") or {})
+    if review is None:
+        review = TriageReview(
+            channel=activity.channel,
+            external_id=activity.external_id,
+            predicted_category=activity.category,
+            confidence=triage.get("confidence"),
+            model_version=triage.get("model_version"),
+            details={"reason": "corrected"},
+        )
+        session.add(review)
+    review.decided_category = category
+    review.decided_by = decided_by[:64]
+    review.decided_at = datetime.now(UTC)
+
+    triage.update(category=category, needs_review=False, decided_by=review.decided_by)
+    activity.category = category
+    activity.meta = {**activity.meta, "triage": triage}
+    return settings
 
 
 async def labelled_examples(store: Store) -> list[learner.Example]:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from interactions.models import Partner, Queue, Ticket, TicketStatus
 from interactions.resolution import Resolution
+from interactions.triage import defaults
 from interactions.triage.config import TriageConfig, load_config
 from interactions.triage.extract import (
     MAX_TEXT,
@@ -129,8 +130,30 @@ def robot_reason(sender: object, meta: object) -> str | None:
     return None
 
 
+async def queue_for(
+    session: AsyncSession, legal_entity: str, code: str, kind: str | None = None
+) -> int | None:
+    """The entity's queue for a triage queue code: a queue named so, else the place of
+    the ticket kind there (complaints), else the place of the code there."""
+    places = [
+        defaults.KIND_PLACES.get(legal_entity, {}).get(kind or ""),
+        defaults.QUEUE_PLACES.get(legal_entity, {}).get(code),
+    ]
+    wanted = [code, *(p for p in places if p)]
+    rows = await session.execute(
+        select(Queue.id, Queue.code).where(
+            Queue.legal_entity == legal_entity, Queue.code.in_(wanted)
+        )
+    )
+    found = {queue_code: queue_id for queue_id, queue_code in rows}
+    return next((found[c] for c in wanted if c in found), None)
+
+
 class Triage:
     """The triage engine: one model, one configuration, many contacts."""
+
+    #: The legal entity of a contact whose channel names none (the store's default).
+    default_legal_entity = "supplier"
 
     def __init__(
         self,
@@ -277,8 +300,9 @@ class Triage:
         result["reasons"] = reasons
 
         if result.get("queue"):
-            result["queue_id"] = await session.scalar(
-                select(Queue.id).where(Queue.code == result["queue"])
+            entity = contact.legal_entity or self.default_legal_entity
+            result["queue_id"] = await queue_for(
+                session, entity, result["queue"], result.get("ticket_kind")
             )
         if result.get("needs_review"):
             await _ask_a_person(session, contact, result)

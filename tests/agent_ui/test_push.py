@@ -1,7 +1,7 @@
 """Live events: presence, the push API, catch-up after a drop, other nodes, wrap-up."""
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -11,6 +11,7 @@ from interactions.db import plain_dsn
 from interactions.events import EventBus, PostgresRelay
 from interactions.models import Activity, ActivityState, Channel, Ticket
 from interactions.store import Store
+from routing.models import Task
 from tests.agent_ui import factories
 from tests.agent_ui.conftest import Web
 
@@ -181,6 +182,9 @@ async def test_wrap_up_saves_the_outcome_and_opens_a_follow_up(web: Web) -> None
         "Preveri račun za oktober",
     )
     assert follow_up.partner_id == web.world.partner_id
+    async with web.store.sessions() as db:
+        task = await db.scalar(select(Task).where(Task.ticket_id == follow_up.id))
+    assert task is not None and (task.state, task.agent_id) == ("assigned", web.ids["ana"])
 
 
 async def test_concurrent_pushes_keep_their_order(web: Web) -> None:
@@ -192,3 +196,54 @@ async def test_concurrent_pushes_keep_their_order(web: Web) -> None:
     await socket.close()
     assert [g["id"] for g in got] == ids
     await asyncio.sleep(0)
+
+
+async def test_wrap_up_times_itself_from_the_end_of_the_call(web: Web) -> None:
+    call_id = await phone_call(web)
+    ended = datetime.now(UTC) - timedelta(seconds=42)
+    async with web.store.sessions() as db, db.begin():
+        call = await db.get_one(Activity, call_id)
+        call.meta = {"call": {"ended_at": ended.isoformat(), "agent_id": web.ids["ana"]}}
+    heard: list[dict[str, object]] = []
+
+    async def hear(event: str, payload: dict[str, object]) -> None:
+        async with web.store.sessions() as db:  # published after the commit: it is stored
+            stored = (await db.get_one(Activity, call_id)).meta["call"]
+        heard.append({**payload, "stored": stored.get("wrap_up_seconds")})
+
+    web.store.bus.subscribe("call.wrapped_up", hear)
+    client, token = await web.signed_in("ana")
+    saved = await client.post(
+        f"/activities/{call_id}/wrap-up",
+        data={"outcome": "resolved", "notes": "Pojasnil račun."},
+        headers={"X-CSRF-Token": token},
+    )
+
+    assert saved.status == 200
+    [event] = heard
+    assert event["activity_id"] == call_id
+    assert 42 <= event["wrap_up_seconds"] < 72 and event["stored"] == event["wrap_up_seconds"]
+    async with web.store.sessions() as db:
+        meta = (await db.get_one(Activity, call_id)).meta
+    assert meta["call"]["agent_id"] == web.ids["ana"]  # the phone channel's fields stay
+    assert meta["wrap_up"]["outcome"] == "resolved"
+
+
+async def test_wrap_up_of_a_call_without_an_end_has_no_timing(web: Web) -> None:
+    call_id = await phone_call(web)
+    heard: list[dict[str, object]] = []
+
+    async def hear(event: str, payload: dict[str, object]) -> None:
+        heard.append(payload)
+
+    web.store.bus.subscribe("call.wrapped_up", hear)
+    client, token = await web.signed_in("ana")
+    await client.post(
+        f"/activities/{call_id}/wrap-up",
+        data={"outcome": "other"},
+        headers={"X-CSRF-Token": token},
+    )
+
+    assert heard == [{"activity_id": call_id, "wrap_up_seconds": None}]
+    async with web.store.sessions() as db:
+        assert "call" not in (await db.get_one(Activity, call_id)).meta

@@ -271,7 +271,7 @@ async def test_supplier_agent_cannot_reach_dso_work_by_id(web: Web) -> None:
     form = {
         "csrf_token": token,
         "text": "x",
-        "category": "billing",
+        "category": "billing_question",
         "resolution": "solved",
         "other": w.supplier_ticket_number,
         "partner_id": str(w.partner_id),

@@ -1,5 +1,6 @@
 """Working a ticket over HTTP: take, change, note, reply by email, link, merge, close."""
 
+import re
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from agent_ui.models import MatchCorrection, ReplyTemplate, TicketEvent
 from agent_ui.replies import fill
 from interactions.models import Activity, AuditEntry, Direction, Document, Ticket
 from interactions.tickets import allocate_ticket_number
+from interactions.triage.models import TriageReview
 from tests.agent_ui.conftest import Web
 
 
@@ -36,7 +38,7 @@ async def test_take_change_and_note_are_audited_events(web: Web) -> None:
     await client.post(f"/tickets/{tid}/take", data={"csrf_token": token})
     await client.post(
         f"/tickets/{tid}/fields",
-        data={"csrf_token": token, "category": "billing", "priority": "2"},
+        data={"csrf_token": token, "category": "billing_question", "priority": "2"},
     )
     await client.post(f"/tickets/{tid}/notes", data={"csrf_token": token, "text": "Pokliči jo."})
     page = await (await client.get(f"/tickets/{tid}")).text()
@@ -45,13 +47,13 @@ async def test_take_change_and_note_are_audited_events(web: Web) -> None:
     assert (found.assignee_id, found.status, found.category, found.priority) == (
         web.ids["ana"],
         "open",
-        "billing",
+        "billing_question",
         2,
     )
     assert await events(web, tid) == [
         ("change", "assignee_id", str(web.ids["ana"])),
         ("change", "status", "open"),
-        ("change", "category", "billing"),
+        ("change", "category", "billing_question"),
         ("change", "priority", "2"),
         ("note", None, None),
     ]
@@ -335,3 +337,60 @@ def test_placeholders_fill_only_known_names(template: str, value: str) -> None:
     values = {"customer_name": value, "ticket_number": "2026-000001"}
     filled = fill(template + "{customer_name}{unknown}", values)
     assert filled.endswith(value + "{unknown}")
+
+
+def shown_fields(html: str) -> dict[str, str]:
+    """What a browser posts from the ticket's fields form: each select's chosen value."""
+    form = re.search(r'<form method="post" action="/tickets/\d+/fields".*?</form>', html, re.S)
+    assert form is not None
+    posted = {}
+    for name, options in re.findall(r'<select name="(\w+)">(.*?)</select>', form.group(0), re.S):
+        values = re.findall(r'<option value="([^"]*)"( selected)?', options)
+        posted[name] = next((v for v, chosen in values if chosen), values[0][0])
+    return posted
+
+
+async def test_saving_other_fields_keeps_the_triaged_category(web: Web) -> None:
+    tid = web.world.supplier_ticket
+    async with web.store.sessions() as db, db.begin():
+        (await db.get_one(Ticket, tid)).category = "billing_complaint"
+    client, token = await web.signed_in("ana")
+    await client.post(f"/tickets/{tid}/take", data={"csrf_token": token})
+
+    page = await (await client.get(f"/tickets/{tid}")).text()
+    posted = {**shown_fields(page), "priority": "1"}
+    saved = await client.post(f"/tickets/{tid}/fields", data={"csrf_token": token, **posted})
+
+    assert saved.status == 200
+    assert posted["category"] == "billing_complaint"
+    assert page.count('<option value="', page.index('name="category"')) >= 16
+    assert "Billing complaint" in page and "Service complaint" in page
+    found = await ticket(web, tid)
+    assert (found.category, found.priority) == ("billing_complaint", 1)
+    assert [e for e in await events(web, tid) if e[1] == "category"] == []
+
+
+async def test_an_agents_category_is_triages_decision(web: Web) -> None:
+    tid = web.world.supplier_ticket
+    client, token = await web.signed_in("ana")
+
+    unknown = await client.post(
+        f"/tickets/{tid}/fields", data={"csrf_token": token, "category": "billing"}
+    )
+    changed = await client.post(
+        f"/tickets/{tid}/fields", data={"csrf_token": token, "category": "meter_fault"}
+    )
+
+    assert (unknown.status, changed.status) == (400, 200)
+    async with web.store.sessions() as db:
+        review = await db.scalar(select(TriageReview))
+        opening = await db.get_one(Activity, web.world.email_activity)
+    assert review is not None
+    assert (review.external_id, review.decided_category, review.decided_by) == (
+        "<m1@example.si>",
+        "meter_fault",
+        "ana",
+    )
+    assert opening.category == "meter_fault"
+    assert opening.meta["triage"]["decided_by"] == "ana"
+    assert (await ticket(web, tid)).category == "meter_fault"

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from interactions import InboundContact, record_contact
 from interactions.demo import load_demo_data, write_demo_files
@@ -129,6 +129,7 @@ def test_cli_demo_data_if_empty(tmp_path: Path, monkeypatch) -> None:
 
     monkeypatch.setenv("STIK_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("STIK_DATABASE_URL", raising=False)
+    monkeypatch.delenv("STIK_DEMO_PASSWORD", raising=False)
     runner = CliRunner()
     assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
 
@@ -137,7 +138,29 @@ def test_cli_demo_data_if_empty(tmp_path: Path, monkeypatch) -> None:
 
     assert first.exit_code == 0, first.output
     assert "partners: 200 rows, 200 inserted" in first.stdout
-    assert "partners exist" in second.stdout
+    assert "with the password stik-demo-2026" in first.stdout
+    assert "partners exist" in second.stdout and "password" not in second.stdout
+
+
+async def test_demo_staff_sign_in_only_with_the_demo_password(store: Store, tmp_path: Path) -> None:
+    from agent_ui.users import authenticate, hash_password
+    from interactions.demo import seed_routing_defaults
+
+    await seed_routing_defaults(store)  # staff of an install without the demo's password
+    async with store.sessions() as session:
+        assert (
+            await session.scalar(select(func.count()).where(Employee.password_hash.is_not(None)))
+            == 0
+        )
+        assert await authenticate(session, "supplier.back2", "stik-demo-2026") is None
+        await session.execute(delete(Employee))
+        await session.commit()
+
+    await load_demo_data(store, tmp_path, 50, seed=2, password_hash=hash_password("stik-demo-2026"))
+    async with store.sessions() as session:
+        agent = await authenticate(session, "supplier.back2", "stik-demo-2026")
+        wrong = await authenticate(session, "supplier.back2", "guess-guess-guess")
+    assert agent is not None and agent.org_unit == "back_office" and wrong is None
 
 
 async def test_callers_from_the_loaded_book_are_recognised(store: Store, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Faxes by the provider's signed webhook and by a fax-to-email gateway."""
 
+import asyncio
 import base64
 import io
 import json
@@ -161,3 +162,40 @@ async def test_gateway_mail_rules(store: Store) -> None:
     assert activity.channel == "fax"
     assert activity.meta["needs_person"] is True
     assert activity.sender_address is None
+
+
+async def test_gateway_mail_in_the_drop_folder_becomes_a_fax(store: Store, tmp_path: Path) -> None:
+    partner_id = await add_company(store)
+    drop = tmp_path / "maildrop" / "new"
+    drop.mkdir(parents=True)
+    (drop / "fax-77.eml").write_bytes(
+        gateway_mail("Fax Gateway <fax@gateway.example>", "Fax from 02/620 44 10", fax_tiff())
+    )
+    (drop / "mail-78.eml").write_bytes(
+        gateway_mail("Ana <ana@example.si>", "Fax from 02 620 44 10", fax_tiff()).replace(
+            b"fax-77@", b"mail-78@"
+        )
+    )
+
+    async with running_app(
+        store,
+        tmp_path,
+        fax={"gateways": ["Fax@Gateway.example"]},
+        email={"drop_poll_seconds": 0.2},
+    ):
+        for _ in range(300):
+            if len(list((tmp_path / "maildrop" / "cur").glob("*"))) == 2:
+                break
+            await asyncio.sleep(0.1)
+
+    async with store.sessions() as session:
+        activities = (await session.scalars(select(Activity).order_by(Activity.id))).all()
+    by_channel = {a.channel: a for a in activities if a.direction == "inbound"}
+    assert set(by_channel) == {"fax", "email"}
+    fax = by_channel["fax"]
+    assert (fax.partner_id, fax.sender_address) == (partner_id, "+38626204410")
+    assert fax.meta["source"] == "fax_gateway" and "Prijava okvare" in fax.subject
+    assert by_channel["email"].sender_address == "ana@example.si"
+    # The gateway is a machine: no "we have received your message" goes back to it.
+    acknowledged = [a for a in activities if a.direction == "outbound"]
+    assert all(a.recipient != "fax@gateway.example" for a in acknowledged)

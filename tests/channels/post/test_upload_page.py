@@ -10,15 +10,16 @@ from aiohttp import FormData
 
 from interactions.store import Store
 from tests.channels.post.render import render_letter
-from tests.channels.web.helpers import WINDOWS_EXE, activity_count, running_app
+from tests.channels.web.helpers import WINDOWS_EXE, activity_count, running_app, signed_in_agent
 
 
 async def test_upload_records_scans_and_names_refusals(store: Store, tmp_path: Path) -> None:
     async with running_app(store, tmp_path) as client:
+        await signed_in_agent(client, store)
         page = await (await client.get("/post/upload")).text()
-        token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         data = FormData()
-        data.add_field("csrf", token)
+        data.add_field("csrf_token", token)
         data.add_field("scans", render_letter(dpi=200), filename="pismo.png")
         data.add_field("scans", WINDOWS_EXE, filename="pismo2.pdf")
         response = await client.post("/post/upload", data=data)
@@ -31,10 +32,23 @@ async def test_upload_records_scans_and_names_refusals(store: Store, tmp_path: P
 
 async def test_upload_without_token_is_refused(store: Store, tmp_path: Path) -> None:
     async with running_app(store, tmp_path) as client:
+        await signed_in_agent(client, store)
         data = FormData()
         data.add_field("scans", render_letter(dpi=200), filename="pismo.png")
         response = await client.post("/post/upload", data=data)
         assert response.status == 403
+    assert await activity_count(store) == 0
+
+
+async def test_upload_needs_a_signed_in_agent(store: Store, tmp_path: Path) -> None:
+    async with running_app(store, tmp_path) as client:
+        page = await client.get("/post/upload", allow_redirects=False)
+        data = FormData()
+        data.add_field("csrf_token", "guessed")
+        data.add_field("scans", render_letter(dpi=200), filename="pismo.png")
+        upload = await client.post("/post/upload", data=data, allow_redirects=False)
+    assert (page.status, upload.status) == (302, 302)
+    assert upload.headers["Location"] == "/login"
     assert await activity_count(store) == 0
 
 

@@ -99,3 +99,11 @@ def minimal_pdf(text: str = "Priloga") -> bytes:
 
 #: The first bytes of a Windows program: what a renamed .exe really is.
 WINDOWS_EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(512)
+
+
+async def signed_in_agent(client: TestClient, store: Store, login: str = "desk") -> str:
+    """Add an agent of the supplier, sign them in on `client`; return their CSRF token."""
+    from tests.agent_ui.factories import employee, sign_in
+
+    await employee(store, login)
+    return await sign_in(client, login)
