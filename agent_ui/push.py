@@ -91,6 +91,8 @@ class SocketHub:
         self._entity: dict[int, str] = {}
         store.bus.subscribe(PUSH_EVENT, self._on_push)
         store.bus.subscribe("ticket.opened", self._on_ticket_opened)
+        for event in ("call.queued", "call.answered", "call.ended"):
+            store.bus.subscribe(event, self._on_call)
 
     def add(self, employee_id: int, legal_entity: str, ws: web.WebSocketResponse) -> None:
         self._sockets[employee_id].add(ws)
@@ -130,6 +132,13 @@ class SocketHub:
         async with self.store.sessions() as session:
             entity = await session.scalar(select(Ticket.legal_entity).where(Ticket.id == ticket_id))
         await self.send_to_entity(entity or "", {"kind": "queues.changed", "payload": {}})
+
+    async def _on_call(self, _event: str, message: dict[str, Any]) -> None:
+        """A caller joined or left a line: the entity's pages count their queues again."""
+        if self._sockets and isinstance(message.get("legal_entity"), str):
+            await self.send_to_entity(
+                message["legal_entity"], {"kind": "queues.changed", "payload": {}}
+            )
 
     async def send_to_entity(self, entity: str, frame: dict[str, Any]) -> None:
         """Send `frame` to this node's pages of one legal entity (not kept for resend)."""

@@ -31,6 +31,7 @@ from interactions.models import (
 from interactions.triage.models import TriageCategory
 from interactions.triage.review import record_decision
 from interactions.types import utcnow
+from routing.models import Task, TaskKind, TaskState
 
 log = structlog.get_logger(__name__)
 
@@ -153,13 +154,29 @@ async def queue_loads(db: AsyncSession, user: User) -> list[QueueLoad]:
         .group_by(Ticket.queue_id)
         .subquery()
     )
+    # Callers in line count as waiting too, oldest first like the tickets.
+    calls = (
+        select(
+            Task.queue_id,
+            func.count(Task.id).label("waiting"),
+            func.min(Task.created_at).label("oldest"),
+        )
+        .where(Task.kind == TaskKind.CALL, Task.state.in_((TaskState.QUEUED, TaskState.OFFERED)))
+        .group_by(Task.queue_id)
+        .subquery()
+    )
     rows = await db.execute(
-        select(Queue, waiting.c.waiting, waiting.c.oldest)
+        select(Queue, waiting.c.waiting, waiting.c.oldest, calls.c.waiting, calls.c.oldest)
         .outerjoin(waiting, waiting.c.queue_id == Queue.id)
+        .outerjoin(calls, calls.c.queue_id == Queue.id)
         .where(Queue.legal_entity == user.legal_entity)
         .order_by(Queue.name)
     )
-    return [QueueLoad(q, n or 0, oldest) for q, n, oldest in rows]
+    loads = []
+    for queue, tickets_waiting, oldest_ticket, calls_waiting, oldest_call in rows:
+        oldest = min((t for t in (oldest_ticket, oldest_call) if t is not None), default=None)
+        loads.append(QueueLoad(queue, (tickets_waiting or 0) + (calls_waiting or 0), oldest))
+    return loads
 
 
 async def get_queue(db: AsyncSession, user: User, queue_id: int) -> Queue:

@@ -254,7 +254,18 @@ async def _process(store: Store, contact: InboundContact, raw_sha256: str) -> Re
         ticket=result.ticket_number,
         match=values["match_outcome"],
     )
-    await store.bus.publish("activity.recorded", {"activity_id": activity_id})
+    await store.bus.publish(
+        "activity.recorded",
+        {
+            "activity_id": activity_id,
+            # Enough for a listener to know whether it need read the activity at all.
+            "channel": contact.channel.value,
+            "direction": contact.direction.value,
+            "ticket_id": result.ticket_id,
+            "refers_to_ticket": bool(contact.meta.get("ticket_number")),
+            "live": bool(contact.meta.get("live")),
+        },
+    )
     if ticket is not None and (contact.ticket_id is None or reopened):
         event = "ticket.reopened" if reopened else "ticket.opened"
         await store.bus.publish(event, {"ticket_id": ticket.id, "number": ticket.number})

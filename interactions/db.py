@@ -51,7 +51,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if make_url(url).get_backend_name() != "sqlite":
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-        kwargs.setdefault("pool_pre_ping", True)
+        # No ping before every transaction: it doubled the round trips of short ones. A
+        # connection that died with a server restart fails once, is dropped with the rest
+        # of the pool, and the caller's retry (503, poller backoff) gets a fresh one.
+        kwargs.setdefault("pool_pre_ping", False)
+        kwargs.setdefault("pool_recycle", 1800)
         return create_async_engine(url, **kwargs)
 
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)

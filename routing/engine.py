@@ -792,7 +792,8 @@ class RoutingEngine:
             await self.enqueue_ticket(payload["ticket_id"])
             await self.dispatch()
         elif event == "activity.recorded":
-            await self._on_activity(payload["activity_id"])
+            if _concerns_routing(payload):
+                await self._on_activity(payload["activity_id"])
         elif event == "agent.presence":
             presence = WORKSPACE_PRESENCE.get(str(payload.get("state")))
             if presence is not None and isinstance(payload.get("employee_id"), int):
@@ -914,6 +915,15 @@ class RoutingEngine:
                 .values(queue_id=ticket.queue_id, priority=ticket.priority)
             )
         await self.dispatch(now)
+
+
+def _concerns_routing(recorded: dict[str, Any]) -> bool:
+    """Whether a recorded contact can touch a ticket or a line; an old-style payload may."""
+    if "channel" not in recorded:
+        return True
+    return bool(
+        recorded.get("ticket_id") or recorded.get("refers_to_ticket") or recorded.get("live")
+    )
 
 
 # Statements shared by the engine's methods.

@@ -278,9 +278,9 @@ class CallDesk:
                     language=plan.language,
                     now=now,
                 )
-            await self.store.bus.publish("call.queued", queued)
             if self.engine is not None:
-                await self.engine.dispatch(now)
+                await self.engine.assign_next(now)  # one decision; the sweep makes the rest
+            await self.store.bus.publish("call.queued", queued)
         return plan
 
     @staticmethod

@@ -271,3 +271,16 @@ async def test_every_tab_pops_and_a_reconnecting_tab_catches_up(line: Line) -> N
     assert one == two
     assert missed["payload"]["activity_id"] == one["payload"]["activity_id"]
     assert missed["payload"]["outcome"] == "answered"
+
+
+async def test_callers_in_line_count_in_the_workspace_queues(line: Line) -> None:
+    ana = await line.sign_in("ana")  # signed in, not available: the caller waits
+    socket = await ana.socket()
+
+    await line.call(SID)
+    changed = await next_event(socket, "queues.changed")
+    page = await (await ana.session.get("/fragments/queues")).text()
+
+    assert changed["payload"] == {}
+    calls_line = page.split("Klicni center dobavitelja")[1].split("</li>")[0]
+    assert 'class="count waiting"' in calls_line and ">1<" in calls_line
