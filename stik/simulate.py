@@ -60,6 +60,10 @@ DAY_CURVE = {
     16: 0.45,
 }
 SIM_PASSWORD = "simulacija dneva 2026"
+#: Reads Stik's own figures from the dashboards' API at the end of the day.
+SUPERVISOR = "sim.vodja"
+#: The figures compared, by the dashboards' codes.
+COMPARED = ("calls", "answered", "service_level", "abandonment_rate", "breaches")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 FORM_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 TICKET_LINK = re.compile(r'href="/tickets/(\d+)"')
@@ -778,10 +782,34 @@ class Day:
                 task.cancel()
             for e in staff:
                 await e.close()
+            stik = await self.stik_figures()
         return {
             "simulator": self.tally.summary(opts["answer_target"]),
+            "stik": stik,
             "tally": asdict_tally(self.tally),
         }
+
+    async def stik_figures(self) -> dict[str, Any] | None:
+        """Today's figures as Stik's report shows them to a supervisor (None without one)."""
+        manager = Employee(self, SUPERVISOR, "supervisor")
+        try:
+            await manager.sign_in()
+            figures: dict[str, Any] = {}
+            for channel in ("phone", ""):
+                answer = await manager.session.get(
+                    "/api/dashboards/report", params={"channel": channel} if channel else {}
+                )
+                if answer.status != 200:
+                    return None
+                rows = (await answer.json())["tables"]["summary"]["rows"]
+                values = {row["code"]: row["value"] for row in rows}
+                key = "phone" if channel else "all"
+                figures[key] = {code: values.get(code) for code in (*COMPARED, "contacts")}
+            return figures
+        except (aiohttp.ClientError, click.ClickException, KeyError, ValueError):
+            return None
+        finally:
+            await manager.session.close()
 
     async def staff(self) -> list[Employee]:
         people = [
@@ -847,9 +875,10 @@ def render_page(text: str) -> bytes:
 
 def ensure_staff(stik: list[str], env: dict[str, str], agents: int, back_office: int) -> None:
     """Add the simulated employees through `stik users add` (kept when they exist)."""
-    people = [(f"sim.klicni{n + 1}", "call_centre") for n in range(agents)]
-    people += [(f"sim.zaledje{n + 1}", "back_office") for n in range(back_office)]
-    for login, unit in people:
+    people = [(f"sim.klicni{n + 1}", "call_centre", "agent") for n in range(agents)]
+    people += [(f"sim.zaledje{n + 1}", "back_office", "agent") for n in range(back_office)]
+    people.append((SUPERVISOR, "call_centre", "supervisor"))
+    for login, unit, role in people:
         subprocess.run(
             [
                 *stik,
@@ -857,7 +886,7 @@ def ensure_staff(stik: list[str], env: dict[str, str], agents: int, back_office:
                 "add",
                 login,
                 "--role",
-                "agent",
+                role,
                 "--legal-entity",
                 "supplier",
                 "--org-unit",
@@ -933,10 +962,24 @@ def day(ctx: Any, **options: Any) -> None:
     stik = [sys.executable, "-m", "stik"]
     ensure_staff(stik, dict(os.environ), options["agents"], options["back_office"])
     result = asyncio.run(Day(options, book).run())
-    summary = result["simulator"]
+    summary, stik = result["simulator"], result["stik"]
     click.echo("\nThe day as the simulator counted it:")
     for key, value in summary.items():
         click.echo(f"  {key}: {value}")
+    if stik is not None:
+        phone = stik.get("phone", {})
+        click.echo("\nSide by side (simulator | Stik's report today, calls):")
+        mine = {
+            "calls": summary["calls"],
+            "answered": summary["answered"],
+            "service_level": summary["service_level"],
+            "abandonment_rate": summary["abandonment"],
+        }
+        for code, value in mine.items():
+            click.echo(f"  {code}: {value} | {phone.get(code)}")
+        click.echo(f"  SLA breaches today (Stik): {stik.get('all', {}).get('breaches')}")
+    else:
+        click.echo("\n(Stik's report was not reachable: no dashboards, or no supervisor)")
     if options["json_out"]:
         Path(options["json_out"]).write_text(json.dumps(result, indent=1, default=str))
     click.echo(json.dumps(summary, default=str))
