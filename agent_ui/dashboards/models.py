@@ -54,6 +54,8 @@ class ContactFact(Base):
         Index("ix_dash_contact_queue_day", "queue_id", "local_day"),
         Index("ix_dash_contact_employee_day", "employee_id", "local_day"),
         Index("ix_dash_contact_partner_occurred", "partner_id", "occurred_at"),
+        #: Live calls (no outcome yet) of the last day, re-read by every node's catch-up.
+        Index("ix_dash_contact_outcome_occurred", "outcome", "occurred_at"),
     )
 
 

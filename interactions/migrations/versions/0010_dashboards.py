@@ -64,6 +64,9 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_dash_contact_partner_occurred", ["partner_id", "occurred_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_dash_contact_outcome_occurred", ["outcome", "occurred_at"], unique=False
+        )
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.create_index(
             "ix_ticket_legal_entity_created_at", ["legal_entity", "created_at"], unique=False
@@ -74,6 +77,7 @@ def downgrade() -> None:
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.drop_index("ix_ticket_legal_entity_created_at")
     with op.batch_alter_table("dash_contact", schema=None) as batch_op:
+        batch_op.drop_index("ix_dash_contact_outcome_occurred")
         batch_op.drop_index("ix_dash_contact_partner_occurred")
         batch_op.drop_index("ix_dash_contact_employee_day")
         batch_op.drop_index("ix_dash_contact_queue_day")

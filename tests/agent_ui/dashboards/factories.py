@@ -117,6 +117,21 @@ async def call(
         return activity.id
 
 
+def activity_of(arrived: datetime, meta: dict[str, Any], entity: str = "supplier") -> Activity:
+    """An unsaved call Activity with the call's JSON, for tests that add many at once."""
+    return Activity(
+        channel=Channel.PHONE,
+        direction=Direction.INBOUND,
+        external_id=str(meta["sid"]),
+        occurred_at=arrived,
+        legal_entity=entity,
+        state=ActivityState.PROCESSED,
+        match_reasons=[],
+        match_candidates=[],
+        meta={"call": meta},
+    )
+
+
 async def contact(
     store: Store,
     occurred: datetime,
