@@ -409,7 +409,9 @@ async def wallboard(db: AsyncSession, entity: str, now: datetime, target_s: int)
     ids = [q.id for q in queues]
     today = local_today(now)
     params = kpis.Params(target_s=target_s)
-    per_queue: dict[int | None, dict[str, float]] = {q: {} for q in ids}
+    per_queue: dict[int | None, dict[str, float]] = {
+        q: {"waiting": 0, "longest_wait": 0.0} for q in ids
+    }
 
     waiting = await db.execute(
         select(Task.queue_id, func.count(), func.min(Task.created_at))
