@@ -436,3 +436,15 @@ async def test_the_regulator_report_counts_written_complaints_and_calls(web: Web
     assert figures["calls_service_level_60s"] == pytest.approx(1.0)
     assert ["written_complaint_received", "Written complaints received", "2.0"] in exported
     assert "data-print" in page
+
+
+async def test_the_pages_speak_slovenian(web: Web) -> None:
+    await web_factories.employee(web.store, "mojca", Role.SUPERVISOR, "supplier", language="sl")
+    client, _ = await web.signed_in("mojca")
+
+    wallboard = await (await client.get("/dashboards/wallboard")).text()
+    report = await (await client.get("/dashboards/report")).text()
+
+    assert "Raven storitve" in wallboard
+    assert "Delež ponujenih klicev, odgovorjenih v 20 s" in report
+    assert "Nadzorne plošče" in report
