@@ -8,6 +8,9 @@ the same row with the same values. Three things call `refresh_contacts`:
 - `catch_up`, every few seconds: activities newer than the node's cursor, and the
   calls still live in the table (so a missed `call.ended` is repaired);
 - tests and the benchmark, directly.
+
+TODO(#10): a contact's queue and category are taken from its ticket when the contact
+is counted; moving the ticket to another queue later does not recount its contacts.
 """
 
 from collections.abc import Iterable

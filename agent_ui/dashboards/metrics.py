@@ -5,6 +5,10 @@ lengths and agents by presence are the gauges of the last wallboard snapshot thi
 node counted; ingest is the number of contacts recorded per channel in the last
 five minutes, read from the database at scrape time, so that every node reports
 the same figure rather than the events it happened to hear.
+
+TODO(#10): `/metrics` answers without sign-in, as scrapers expect; it shows queue names
+and counts, no personal data. Keep it on an internal address until a scrape token
+is configurable.
 """
 
 import time

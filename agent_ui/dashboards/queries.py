@@ -391,6 +391,8 @@ async def entity_queues(db: AsyncSession, entity: str) -> list[Queue]:
 
 async def _presence_by_unit(db: AsyncSession, entity: str) -> dict[str, dict[str, float]]:
     """Agents of each org unit by presence; those without a state are offline."""
+    # TODO(#10): a queue's agents are those of its org unit; counting by the queue's
+    # skills needs routing's eligibility rules (routing/rules.py) exposed as a query.
     state = func.coalesce(AgentState.presence, AgentPresence.OFFLINE)
     rows = await db.execute(
         select(Employee.org_unit, state, func.count())

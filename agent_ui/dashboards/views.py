@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiohttp_session import get_session
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_ui.dashboards import filters, kpis, queries
@@ -124,8 +125,6 @@ async def report_csv(request: web.Request) -> web.Response:
 
 
 async def _people(db: AsyncSession, user: User) -> list[Employee]:
-    from sqlalchemy import select
-
     return list(
         await db.scalars(
             select(Employee)
