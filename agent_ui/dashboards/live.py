@@ -49,6 +49,7 @@ class WallboardHub:
         self.keeper = FactKeeper(store)
         self._sockets: dict[str, dict[web.WebSocketResponse, int]] = defaultdict(dict)
         self._wake = asyncio.Event()
+        self.tick_seconds = TICK_SECONDS
         for event in FACT_EVENTS:
             store.bus.subscribe(event, self.keeper.on_event)
         for event in WAKING_EVENTS:
@@ -63,6 +64,10 @@ class WallboardHub:
             del self._sockets[entity]
 
     async def _on_event(self, _event: str, _payload: dict[str, Any]) -> None:
+        self.wake()
+
+    def wake(self) -> None:
+        """Count and send soon, without waiting for the next tick."""
         self._wake.set()
 
     async def snapshot(self, entity: str, target_s: int) -> dict[str, Any]:
@@ -97,7 +102,7 @@ class WallboardHub:
                 metrics.ERRORS.labels(where="wallboard_tick").inc()
                 log.exception("wallboard_tick_failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
                 await asyncio.sleep(SETTLE_SECONDS)
             self._wake.clear()
 

@@ -1,5 +1,6 @@
 """The managers' pages over HTTP: who may open them, what they show, CSV, bad input."""
 
+import asyncio
 import csv
 import io
 from datetime import timedelta
@@ -8,6 +9,7 @@ import pytest
 
 from agent_ui.dashboards.facts import refresh_contacts
 from agent_ui.dashboards.queries import local_today
+from agent_ui.dashboards.views import WALLBOARD_HUB
 from agent_ui.users import Role
 from interactions.models import Employee
 from interactions.types import utcnow
@@ -448,3 +450,32 @@ async def test_the_pages_speak_slovenian(web: Web) -> None:
     assert "Raven storitve" in wallboard
     assert "Delež ponujenih klicev, odgovorjenih v 20 s" in report
     assert "Nadzorne plošče" in report
+
+
+async def test_the_wallboard_socket_sends_a_new_snapshot_after_a_call_event(web: Web) -> None:
+    client, _ = await web.signed_in("sara")
+    hub = client.app[WALLBOARD_HUB]
+    hub.tick_seconds = 600  # only the event can bring the next snapshot in time
+    hub.wake()
+    await asyncio.sleep(0.5)
+    queue_id = web.world.queue_id
+    socket = await client.ws_connect("/dashboards/ws")
+    first = await socket.receive_json(timeout=5)
+    row = next(q for q in first["payload"]["queues"] if q["queue_id"] == queue_id)
+    assert (first["kind"], row["in_progress"]) == ("wallboard", 0)
+
+    now = utcnow()
+    live = f.call_meta(now, queue_id, "answered", wait=2, talk=10) | {"outcome": None}
+    async with web.store.sessions() as db, db.begin():
+        activity = f.activity_of(now, live)
+        db.add(activity)
+    started = asyncio.get_running_loop().time()
+    await web.store.bus.publish("call.answered", {"activity_id": activity.id})
+
+    while True:
+        frame = await socket.receive_json(timeout=5)
+        row = next(q for q in frame["payload"]["queues"] if q["queue_id"] == queue_id)
+        if row["in_progress"] == 1:
+            break
+    assert asyncio.get_running_loop().time() - started < 5
+    await socket.close()
