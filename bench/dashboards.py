@@ -2,6 +2,7 @@
 
 Builds its own database (`stik_bench_dashboards` unless --database-url is given) and
 fills it with set-based SQL (generate_series): two years of contacts on every channel,
+in the order they happened (as a live system writes them),
 60 % of them calls written as the phone channel writes them, tickets with deadlines,
 SLA breaches, queued tasks and agents' presence. `dash_contact` is filled by one
 INSERT ... SELECT, and a sample of it is then recomputed by `facts.refresh_contacts`
@@ -103,7 +104,8 @@ SEED_SQL = [
            '[]'::jsonb,
            1 + n % :partners
     FROM (SELECT n, CASE WHEN n % 2 = 0 THEN 'supplier' ELSE 'dso' END AS entity,
-                 now() - (random() * interval '1 day' * CAST(:days AS int)) AS created
+                 now() - interval '1 day' * CAST(:days AS int) * (1 - n::float / :tickets)
+                     - random() * interval '1 hour' AS created
           FROM generate_series(1, CAST(:tickets AS int)) AS n) AS t
     """,
     """
@@ -132,7 +134,7 @@ SEED_SQL = [
                           legal_entity, partner_id, employee_id, duration_seconds, state,
                           match_reasons, match_candidates, meta, ticket_id, category)
     SELECT a.channel, 'inbound', 'b' || a.n, a.at, a.at, a.entity,
-           1 + (a.n * 7919) % :partners,
+           1 + floor(random() * :partners)::int,
            CASE WHEN a.outcome = 'answered' THEN 1 + a.n % :agents END,
            CASE WHEN a.outcome = 'answered' THEN a.talk::int END,
            'processed', '[]'::jsonb, '[]'::jsonb,
@@ -166,7 +168,9 @@ SEED_SQL = [
                         WHEN r < 0.98 THEN 'voicemail' ELSE 'out_of_hours' END AS outcome
             FROM (SELECT n, random() AS r,
                          CASE WHEN n % 2 = 0 THEN 'supplier' ELSE 'dso' END AS entity,
-                         now() - (random() * interval '1 day' * CAST(:days AS int)) AS at
+                         now() - interval '1 day' * CAST(:days AS int)
+                             * (1 - n::float / :activities) - random() * interval '10 minutes'
+                             AS at
                   FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS n) AS base
             JOIN (SELECT legal_entity, array_agg(id ORDER BY id) AS ids FROM queue
                   GROUP BY legal_entity) AS q ON q.legal_entity = base.entity
@@ -177,13 +181,14 @@ SEED_SQL = [
 
 FACTS_SQL = """
 INSERT INTO dash_contact (activity_id, channel, legal_entity, queue_id, partner_id, employee_id,
-    ticket_id, category, occurred_at, repeat_until, local_day, local_hour, local_slot, weekday,
+    ticket_id, category, occurred_at, repeat_until, repeated, local_day, local_hour, local_slot,
+    weekday,
     outcome, queued, answered_at, ended_at, wait_seconds, talk_seconds, wrap_up_seconds,
     updated_at)
 SELECT a.id, a.channel, a.legal_entity,
        COALESCE((a.meta->'call'->>'queue_id')::int, t.queue_id),
        a.partner_id, COALESCE(a.employee_id, (a.meta->'call'->>'agent_id')::int), a.ticket_id,
-       COALESCE(a.category, t.category), a.occurred_at, a.occurred_at + interval '7 days',
+       COALESCE(a.category, t.category), a.occurred_at, a.occurred_at + interval '7 days', false,
        l.at::date, extract(hour FROM l.at)::int,
        (extract(hour FROM l.at) * 2 + floor(extract(minute FROM l.at) / 30))::int,
        (extract(isodow FROM l.at) - 1)::int,
@@ -195,6 +200,19 @@ FROM activity a
 CROSS JOIN LATERAL (SELECT a.occurred_at AT TIME ZONE 'Europe/Ljubljana' AS at) AS l
 LEFT JOIN ticket t ON t.id = a.ticket_id
 WHERE a.direction = 'inbound' AND a.id BETWEEN :first AND :last
+"""
+
+#: The first-contact-resolution flag of every contact at once: another contact of the same
+#: partner and entity within (occurred_at, occurred_at + 7 days].
+REPEATS_SQL = """
+UPDATE dash_contact d SET repeated = true
+FROM (
+    SELECT activity_id,
+           count(*) OVER (PARTITION BY legal_entity, partner_id ORDER BY occurred_at
+                          RANGE BETWEEN '1 microsecond' FOLLOWING AND '7 days' FOLLOWING) AS later
+    FROM dash_contact WHERE partner_id IS NOT NULL
+) w
+WHERE w.activity_id = d.activity_id AND w.later > 0
 """
 
 TASKS_SQL = """
@@ -268,12 +286,21 @@ async def seed(store: Store, activities: int, tickets: int, partners: int) -> No
             async with store.engine.begin() as conn:
                 await conn.execute(text("SET session_replication_role = replica"))
                 await conn.execute(text("SET jit = off"))
-                await conn.execute(text(SEED_SQL[-1]), {**values, "first": first, "last": last})
+                await conn.execute(
+                    text(SEED_SQL[-1]),
+                    {**values, "first": first, "last": last, "activities": activities},
+                )
                 await conn.execute(text(FACTS_SQL), {"first": first, "last": last})
             print(f"  {last:,} activities", flush=True)
 
+    async def load_all() -> None:
+        await load()
+        async with store.engine.begin() as conn:
+            await conn.execute(text("SET work_mem = '256MB'"))
+            await conn.execute(text(REPEATS_SQL))
+
     await _without_indexes(
-        store, ["activity", "ticket", "dash_contact", "sla_record", "sla_clock"], load
+        store, ["activity", "ticket", "dash_contact", "sla_record", "sla_clock"], load_all
     )
     async with store.engine.begin() as conn:
         await conn.execute(text(TASKS_SQL))

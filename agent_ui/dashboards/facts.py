@@ -19,10 +19,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from agent_ui.dashboards.models import ContactFact
 from interactions.models import Activity, Channel, Direction, Ticket
@@ -93,6 +94,7 @@ def fact_of(activity: Activity, ticket_queue: int | None, ticket_category: str |
         "category": (activity.category or ticket_category or None),
         "occurred_at": at,
         "repeat_until": at + REPEAT_WINDOW,
+        "repeated": False,
         "local_day": local.date(),
         "local_hour": local.hour,
         "local_slot": local.hour * 2 + local.minute // 30,
@@ -141,8 +143,40 @@ async def refresh_contacts(session: AsyncSession, activity_ids: Iterable[int]) -
         rows = [fact_of(activity, queue, category) for activity, queue, category in found]
         if rows:
             await _upsert(session, rows)
+            await _mark_repeats(session, rows)
             written += len(rows)
     return written
+
+
+async def _mark_repeats(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Flag the contacts of these rows' partners that another one followed within the window.
+
+    A flag once set stays set, so running this again, on any node, changes nothing.
+    """
+    partners = {r["partner_id"] for r in rows if r["partner_id"] is not None}
+    if not partners:
+        return
+    since = min(r["occurred_at"] for r in rows) - REPEAT_WINDOW
+    later = aliased(ContactFact)
+    followed = exists(
+        select(literal(1)).where(
+            later.partner_id == ContactFact.partner_id,
+            later.legal_entity == ContactFact.legal_entity,
+            later.occurred_at > ContactFact.occurred_at,
+            later.occurred_at <= ContactFact.repeat_until,
+        )
+    )
+    await session.execute(
+        update(ContactFact)
+        .where(
+            ContactFact.partner_id.in_(sorted(partners)),
+            ContactFact.occurred_at >= since,
+            ContactFact.repeated.is_(False),
+            followed,
+        )
+        .values(repeated=True)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _upsert(session: AsyncSession, rows: list[dict]) -> None:
@@ -152,7 +186,7 @@ async def _upsert(session: AsyncSession, rows: list[dict]) -> None:
     changed = {
         column.name: statement.excluded[column.name]
         for column in ContactFact.__table__.columns
-        if column.name != "activity_id"
+        if column.name not in ("activity_id", "repeated")
     }
     await session.execute(
         statement.on_conflict_do_update(index_elements=["activity_id"], set_=changed), rows

@@ -20,8 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, and_, case, func, or_
 
 from agent_ui.dashboards.models import ContactFact
 from agent_ui.i18n import N_, gettext
@@ -95,19 +94,6 @@ def _answered() -> ColumnElement[bool]:
     return and_(_is_call(), c.outcome == "answered")
 
 
-def _repeated() -> ColumnElement[bool]:
-    """Another inbound contact of the same partner and entity within the window."""
-    later = aliased(ContactFact)
-    return exists(
-        select(literal(1)).where(
-            later.partner_id == c.partner_id,
-            later.occurred_at > c.occurred_at,
-            later.occurred_at <= c.repeat_until,
-            later.legal_entity == c.legal_entity,
-        )
-    )
-
-
 def _sum_if(condition: ColumnElement[bool], value: object = 1) -> ColumnElement[float]:
     return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
@@ -129,7 +115,7 @@ def contact_sums(p: Params, with_fcr: bool = True) -> dict[str, ColumnElement[fl
     }
     if with_fcr:
         sums["fcr_contacts"] = _sum_if(c.partner_id.is_not(None))
-        sums["fcr_repeated"] = _sum_if(and_(c.partner_id.is_not(None), _repeated()))
+        sums["fcr_repeated"] = _sum_if(and_(c.partner_id.is_not(None), c.repeated))
     return sums
 
 

@@ -34,6 +34,8 @@ class ContactFact(Base):
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     #: The end of the first-contact-resolution window (occurred_at + 7 days).
     repeat_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: The same partner made another contact with the same entity within the window.
+    repeated: Mapped[bool] = mapped_column(default=False)
     local_day: Mapped[date] = mapped_column(Date)
     local_hour: Mapped[int] = mapped_column(SmallInteger)
     #: Half-hour of the local day, 0..47 (on DST days a slot may hold 0 or 60 minutes).
@@ -61,3 +63,11 @@ class ContactFact(Base):
 
 #: Tickets of one entity by creation time: the report's period filter on tickets.
 Index("ix_ticket_legal_entity_created_at", Ticket.legal_entity, Ticket.created_at)
+#: Open tickets by entity and queue, with their age: the backlog and the wallboard.
+Index(
+    "ix_ticket_status_entity_queue",
+    Ticket.status,
+    Ticket.legal_entity,
+    Ticket.queue_id,
+    Ticket.created_at,
+)

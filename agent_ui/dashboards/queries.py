@@ -151,16 +151,66 @@ async def _sums(db: AsyncSession, columns: dict[str, Any], where: list[Any]) -> 
 # -- the service-quality report ----------------------------------------------------------
 
 
-async def summary(db: AsyncSession, f: Filters, now: datetime) -> dict[str, float]:
+@dataclass(frozen=True)
+class Group:
+    """The sums of the contacts of one local day, hour and channel."""
+
+    day: date
+    hour: int
+    channel: str
+    sums: dict[str, float]
+
+
+async def contact_groups(db: AsyncSession, f: Filters) -> list[Group]:
+    """One pass over the period's contacts: sums by day, hour and channel, which add up."""
+    sums = kpis.contact_sums(f.params)
+    rows = await db.execute(
+        select(C.local_day, C.local_hour, C.channel, *(v.label(k) for k, v in sums.items()))
+        .where(*_contact_where(f))
+        .group_by(C.local_day, C.local_hour, C.channel)
+    )
+    return [
+        Group(r.local_day, r.local_hour, r.channel, {k: float(r._mapping[k]) for k in sums})
+        for r in rows
+    ]
+
+
+def _added(groups: list[Group]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for group in groups:
+        for key, value in group.sums.items():
+            total[key] = total.get(key, 0.0) + value
+    return total
+
+
+def _breach_where(f: Filters) -> list[ColumnElement[bool]]:
+    where = [
+        SlaRecord.kind == "breach",
+        SlaRecord.legal_entity == f.legal_entity,
+        SlaRecord.at >= f.start,
+        SlaRecord.at < f.end,
+    ]
+    if f.queue_id is not None:
+        where.append(SlaRecord.queue_id == f.queue_id)
+    if f.agent_id is not None:
+        where.append(SlaRecord.assignee_id == f.agent_id)
+    if f.category is not None:
+        where.append(Ticket.category == f.category)
+    return where
+
+
+async def summary(
+    db: AsyncSession, f: Filters, now: datetime, groups: list[Group] | None = None
+) -> dict[str, float]:
     """The sums of the whole period: every summary figure is made from these."""
-    contacts = await _sums(db, kpis.contact_sums(f.params), _contact_where(f))
+    contacts = _added(groups if groups is not None else await contact_groups(db, f))
+    contacts.setdefault("contacts", 0.0)
     tickets = await _sums(db, kpis.ticket_sums(now), _ticket_where(f))
     breaches = await db.scalar(
         select(func.count())
         .select_from(SlaRecord)
         .join(Ticket, Ticket.id == SlaRecord.ticket_id)
-        .where(SlaRecord.kind == "breach", SlaRecord.at >= f.start, SlaRecord.at < f.end)
-        .where(*_ticket_where(f, by_creation=False))
+        .where(*_breach_where(f))
     )
     return kpis.with_derived({**contacts, **tickets, "breaches": breaches or 0})
 
@@ -182,41 +232,47 @@ def summary_table(f: Filters, sums: dict[str, float]) -> Table:
     )
 
 
-async def service_level_by_day(db: AsyncSession, f: Filters) -> Table:
-    sums = kpis.contact_sums(f.params, with_fcr=False)
-    rows = await db.execute(
-        select(C.local_day, *(v.label(k) for k, v in sums.items()))
-        .where(*_contact_where(f), C.channel == Channel.PHONE)
-        .group_by(C.local_day)
-        .order_by(C.local_day)
-    )
-    out = []
-    for row in rows:
-        found = kpis.with_derived({k: row._mapping[k] for k in sums})
-        shown = kpis.values(("offered", "answered", "service_level", "asa"), found)
-        shown |= kpis.values(("abandonment_rate", "short_abandons", "aht"), found)
-        out.append({"day": row.local_day.isoformat(), **shown})
+DAY_FIGURES = (
+    "offered",
+    "answered",
+    "service_level",
+    "asa",
+    "abandonment_rate",
+    "short_abandons",
+    "aht",
+)
+
+
+def service_level_table(groups: list[Group]) -> Table:
+    by_day: dict[date, list[Group]] = {}
+    for group in groups:
+        if group.channel == Channel.PHONE:
+            by_day.setdefault(group.day, []).append(group)
+    out = [
+        {
+            "day": day.isoformat(),
+            **kpis.values(DAY_FIGURES, kpis.with_derived(_added(by_day[day]))),
+        }
+        for day in sorted(by_day)
+    ]
     return Table(
         "service_level_by_day",
         gettext("Service level by day"),
-        [("day", gettext("Day")), *_kpi_columns(out)],
+        [("day", gettext("Day")), *((k, kpis.KPIS[k].title()) for k in DAY_FIGURES)],
         out,
     )
 
 
-def _kpi_columns(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    keys = [k for k in (rows[0] if rows else {}) if k in kpis.KPIS]
-    return [(k, kpis.KPIS[k].title()) for k in keys]
+async def service_level_by_day(db: AsyncSession, f: Filters) -> Table:
+    return service_level_table(await contact_groups(db, f))
 
 
-async def volume_by_hour(db: AsyncSession, f: Filters) -> Table:
-    rows = await db.execute(
-        select(C.local_hour, C.channel, func.count())
-        .where(*_contact_where(f))
-        .group_by(C.local_hour, C.channel)
-        .order_by(C.local_hour, C.channel)
-    )
-    out = [{"hour": h, "channel": ch, "contacts": n} for h, ch, n in rows]
+def volume_by_hour_table(groups: list[Group]) -> Table:
+    counts: dict[tuple[int, str], int] = {}
+    for group in groups:
+        key = (group.hour, group.channel)
+        counts[key] = counts.get(key, 0) + int(group.sums["contacts"])
+    out = [{"hour": h, "channel": ch, "contacts": n} for (h, ch), n in sorted(counts.items())]
     return Table(
         "volume_by_hour",
         gettext("Volume by channel and hour of day"),
@@ -227,6 +283,10 @@ async def volume_by_hour(db: AsyncSession, f: Filters) -> Table:
         ],
         out,
     )
+
+
+async def volume_by_hour(db: AsyncSession, f: Filters) -> Table:
+    return volume_by_hour_table(await contact_groups(db, f))
 
 
 def volume_by_channel(by_hour: Table) -> Table:
@@ -345,8 +405,7 @@ async def breaches_by_category(db: AsyncSession, f: Filters) -> Table:
     rows = await db.execute(
         select(Ticket.category, SlaRecord.metric, func.count())
         .join(Ticket, Ticket.id == SlaRecord.ticket_id)
-        .where(SlaRecord.kind == "breach", SlaRecord.at >= f.start, SlaRecord.at < f.end)
-        .where(*_ticket_where(f, by_creation=False))
+        .where(*_breach_where(f))
         .group_by(Ticket.category, SlaRecord.metric)
         .order_by(Ticket.category, SlaRecord.metric)
     )
@@ -365,11 +424,11 @@ async def breaches_by_category(db: AsyncSession, f: Filters) -> Table:
 
 async def report(db: AsyncSession, f: Filters, now: datetime) -> dict[str, Table]:
     """Every table of the service-quality report."""
-    sums = await summary(db, f, now)
-    by_hour = await volume_by_hour(db, f)
+    groups = await contact_groups(db, f)
+    by_hour = volume_by_hour_table(groups)
     tables = [
-        summary_table(f, sums),
-        await service_level_by_day(db, f),
+        summary_table(f, await summary(db, f, now, groups)),
+        service_level_table(groups),
         by_hour,
         volume_by_channel(by_hour),
         await sla_by_kind_category(db, f, now),
@@ -481,27 +540,27 @@ def _wall_total(
 
 
 async def _ticket_risk(db: AsyncSession, entity: str, now: datetime) -> dict:
-    clocks = SlaClock
-    breached = exists().where(
-        clocks.ticket_id == Ticket.id,
-        or_(
-            clocks.state == ClockState.BREACHED,
-            and_(clocks.state == ClockState.RUNNING, clocks.due_at <= now),
-        ),
-    )
-    at_risk = exists().where(
-        clocks.ticket_id == Ticket.id,
-        clocks.state == ClockState.RUNNING,
-        clocks.warn_at <= now,
-        or_(clocks.due_at.is_(None), clocks.due_at > now),
-    )
-    rows = await db.execute(
+    """Open tickets per queue, and how many of them are at risk or breached."""
+    unmet = (
         select(
-            Ticket.queue_id,
-            func.count(),
-            func.sum(case((breached, 1), else_=0)),
-            func.sum(case((and_(at_risk, ~breached), 1), else_=0)),
+            SlaClock.ticket_id,
+            func.max(
+                case(
+                    (or_(SlaClock.state == ClockState.BREACHED, SlaClock.due_at <= now), 1),
+                    else_=0,
+                )
+            ).label("breached"),
+            func.max(case((SlaClock.warn_at <= now, 1), else_=0)).label("warned"),
         )
+        .where(SlaClock.state.in_((ClockState.RUNNING, ClockState.BREACHED)))
+        .group_by(SlaClock.ticket_id)
+        .subquery()
+    )
+    breached = func.coalesce(unmet.c.breached, 0)
+    at_risk = case((and_(breached == 0, unmet.c.warned == 1), 1), else_=0)
+    rows = await db.execute(
+        select(Ticket.queue_id, func.count(), func.sum(breached), func.sum(at_risk))
+        .outerjoin(unmet, unmet.c.ticket_id == Ticket.id)
         .where(Ticket.legal_entity == entity, Ticket.status.in_(kpis.OPEN_STATUSES))
         .group_by(Ticket.queue_id)
     )

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("category", sa.String(length=40), nullable=True),
         sa.Column("occurred_at", interactions.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("repeat_until", interactions.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("repeated", sa.Boolean(), nullable=False),
         sa.Column("local_day", sa.Date(), nullable=False),
         sa.Column("local_hour", sa.SmallInteger(), nullable=False),
         sa.Column("local_slot", sa.SmallInteger(), nullable=False),
@@ -71,10 +72,16 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_ticket_legal_entity_created_at", ["legal_entity", "created_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_ticket_status_entity_queue",
+            ["status", "legal_entity", "queue_id", "created_at"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("ticket", schema=None) as batch_op:
+        batch_op.drop_index("ix_ticket_status_entity_queue")
         batch_op.drop_index("ix_ticket_legal_entity_created_at")
     with op.batch_alter_table("dash_contact", schema=None) as batch_op:
         batch_op.drop_index("ix_dash_contact_outcome_occurred")

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agent_ui.dashboards import kpis, queries
+from agent_ui.dashboards.facts import refresh_contacts
 from agent_ui.dashboards.queries import Filters
-from interactions.models import Channel, TicketKind
+from interactions.models import Channel, Partner, TicketKind
 from interactions.store import Store
 from tests.agent_ui.dashboards import factories as f
 from tests.agent_ui.dashboards.factories import DAY, at
@@ -104,8 +105,6 @@ async def test_first_contact_resolution_looks_seven_days_ahead(store: Store) -> 
 
     w = await world(store)  # a partner, and an email of theirs an hour ago (not on DAY)
     async with store.sessions() as db, db.begin():
-        from interactions.models import Partner
-
         other = Partner(first_name="Bor", last_name="Kos")
         db.add(other)
         await db.flush()
@@ -116,11 +115,25 @@ async def test_first_contact_resolution_looks_seven_days_ahead(store: Store) -> 
     await f.call(store, at(DAY, 10), queue_id, "answered", wait=5, talk=60, partner_id=other_id)
     await f.contact(store, at(DAY, 10) + timedelta(days=8), partner_id=other_id)  # too late
     await f.call(store, at(DAY, 11), queue_id, "answered", wait=5, talk=60)  # unknown caller
+    # A third customer whose return is recorded before the call it follows.
+    async with store.sessions() as db, db.begin():
+        third = Partner(first_name="Cene", last_name="Zupan")
+        db.add(third)
+        await db.flush()
+        third_id = third.id
+    await f.contact(store, at(DAY, 12) + timedelta(days=6), partner_id=third_id)
+    late = await f.call(
+        store, at(DAY, 12), queue_id, "answered", wait=5, talk=60, partner_id=third_id
+    )
 
     found = await figures(store)
 
-    assert found["contacts"] == 3
-    assert found["fcr"] == pytest.approx(1 / 2)
+    assert found["contacts"] == 4
+    assert found["fcr"] == pytest.approx(1 / 3)
+
+    async with store.sessions() as db, db.begin():  # counting again changes nothing
+        await refresh_contacts(db, [late])
+    assert (await figures(store))["fcr"] == pytest.approx(1 / 3)
 
 
 async def test_ticket_deadlines_count_once_met_or_past(store: Store) -> None:
