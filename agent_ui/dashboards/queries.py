@@ -589,40 +589,46 @@ async def staffing_table(db: AsyncSession, entity: str, now: datetime) -> Table:
     first_slot = local.hour * 2 + local.minute // 30
     slots = list(range(first_slot, min(48, first_slot + STAFFING_SLOTS)))
     same_days = [today - timedelta(weeks=w) for w in range(1, FORECAST_WEEKS + 1)]
-    since = today - timedelta(weeks=FORECAST_WEEKS)
     units = await _presence_by_unit(db, entity)
     out: list[dict[str, Any]] = []
+
+    # One pass over the same weekday of the last weeks: calls per queue and half hour,
+    # and the sums of their handle time (the queue's handle time on such a day).
+    handle_sums = {
+        k: v
+        for k, v in kpis.contact_sums(kpis.Params(), with_fcr=False).items()
+        if k.startswith("handle")
+    }
+    rows = await db.execute(
+        select(
+            C.queue_id, C.local_slot, func.count(), *(v.label(k) for k, v in handle_sums.items())
+        )
+        .where(
+            C.legal_entity == entity,
+            C.local_day.in_(same_days),
+            C.channel == Channel.PHONE,
+        )
+        .group_by(C.queue_id, C.local_slot)
+    )
+    seen: dict[tuple[int | None, int], int] = {}
+    handled: dict[int | None, dict[str, float]] = {}
+    for row in rows:
+        seen[(row.queue_id, row.local_slot)] = row[2]
+        sums = handled.setdefault(row.queue_id, {})
+        for key in handle_sums:
+            sums[key] = sums.get(key, 0.0) + float(row._mapping[key])
 
     for queue in await entity_queues(db, entity):
         if queue.channels and Channel.PHONE not in queue.channels:
             continue
         target_s, target_level = await _policy_target(db, queue)
-        seen = dict(
-            (
-                await db.execute(
-                    select(C.local_slot, func.count())
-                    .where(
-                        C.queue_id == queue.id,
-                        C.local_day.in_(same_days),
-                        C.channel == Channel.PHONE,
-                        C.local_slot.in_(slots),
-                    )
-                    .group_by(C.local_slot)
-                )
-            ).all()
-        )
-        handled = await _sums(
-            db,
-            {k: v for k, v in kpis.contact_sums(kpis.Params()).items() if k.startswith("handle")},
-            [C.queue_id == queue.id, C.local_day.between(since, today), C.channel == Channel.PHONE],
-        )
-        handle_s = kpis.KPIS["aht"].value(handled) or DEFAULT_HANDLE_S
+        handle_s = kpis.KPIS["aht"].value(handled.get(queue.id, {})) or DEFAULT_HANDLE_S
         present = units.get(queue.org_unit, {})
         logged_in = int(
             sum(v for k, v in present.items() if k not in ("agents_offline", "agents_break"))
         )
         for slot in slots:
-            arrivals = seen.get(slot, 0) / FORECAST_WEEKS
+            arrivals = seen.get((queue.id, slot), 0) / FORECAST_WEEKS
             needed = staffing.agents_needed(arrivals, handle_s, target_s, target_level)
             expected = staffing.evaluate(logged_in, arrivals, handle_s, target_s)
             out.append(
