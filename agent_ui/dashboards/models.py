@@ -61,13 +61,15 @@ class ContactFact(Base):
     )
 
 
-#: Tickets of one entity by creation time: the report's period filter on tickets.
-Index("ix_ticket_legal_entity_created_at", Ticket.legal_entity, Ticket.created_at)
-#: Open tickets by entity and queue, with their age: the backlog and the wallboard.
+#: Tickets of one entity by creation time, with the queue: the report's filters on tickets.
+Index("ix_ticket_entity_created_queue", Ticket.legal_entity, Ticket.created_at, Ticket.queue_id)
+#: Open tickets by entity and queue, with their age and id: the backlog and the wallboard
+#: read them from the index alone.
 Index(
     "ix_ticket_status_entity_queue",
     Ticket.status,
     Ticket.legal_entity,
     Ticket.queue_id,
     Ticket.created_at,
+    Ticket.id,
 )

@@ -70,11 +70,13 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_ticket_legal_entity_created_at", ["legal_entity", "created_at"], unique=False
+            "ix_ticket_entity_created_queue",
+            ["legal_entity", "created_at", "queue_id"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_ticket_status_entity_queue",
-            ["status", "legal_entity", "queue_id", "created_at"],
+            ["status", "legal_entity", "queue_id", "created_at", "id"],
             unique=False,
         )
 
@@ -82,7 +84,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.drop_index("ix_ticket_status_entity_queue")
-        batch_op.drop_index("ix_ticket_legal_entity_created_at")
+        batch_op.drop_index("ix_ticket_entity_created_queue")
     with op.batch_alter_table("dash_contact", schema=None) as batch_op:
         batch_op.drop_index("ix_dash_contact_outcome_occurred")
         batch_op.drop_index("ix_dash_contact_partner_occurred")
