@@ -79,7 +79,9 @@ def _int(value: object) -> int | None:
     return value
 
 
-def fact_of(activity: Activity, ticket_queue: int | None, ticket_category: str | None) -> dict:
+def fact_of(
+    activity: Activity, ticket_queue: int | None, ticket_category: str | None
+) -> dict[str, Any]:
     """The row of `dash_contact` that counts one inbound activity."""
     at = activity.occurred_at
     local = at.astimezone(LOCAL)
@@ -179,7 +181,7 @@ async def _mark_repeats(session: AsyncSession, rows: list[dict[str, Any]]) -> No
     )
 
 
-async def _upsert(session: AsyncSession, rows: list[dict]) -> None:
+async def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     dialect = session.bind.dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(ContactFact)
