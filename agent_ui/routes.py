@@ -18,7 +18,7 @@ from aiohttp import WSMsgType, web
 from aiohttp_session import get_session
 from sqlalchemy import func, select
 
-from agent_ui import auth_views, i18n, presence, push, replies, tickets
+from agent_ui import auth_views, dashboards, i18n, presence, push, replies, tickets
 from agent_ui.keys import DATA_DIR, HUB, SENDER, SESSIONS, STORE
 from agent_ui.outbound import EmlOutbox
 from agent_ui.push import SocketHub
@@ -820,3 +820,4 @@ def setup(app: web.Application) -> None:
     r.add_get("/ws", websocket)
     r.add_get("/static/htmx.min.js", htmx_script)
     r.add_static("/static/agent_ui/", HERE / "static", append_version=True)
+    dashboards.setup(app)
