@@ -242,12 +242,20 @@ class Tally:
     refused: Counter[str] = field(default_factory=Counter)
     agent: Counter[str] = field(default_factory=Counter)
 
-    def summary(self, target_s: float) -> dict[str, Any]:
+    def summary(self, target_s: float, short_s: float = 5.0) -> dict[str, Any]:
+        """The day's figures by the dashboards' definitions, in the clock's seconds.
+
+        Offered calls are those answered or abandoned, less short abandons (hung up
+        within `short_s`); the service level is the share of offered calls answered
+        within `target_s`. Waits are real seconds, as Stik measures them.
+        """
         calls = self.calls
         ended = [c for c in calls if c.get("outcome")]
         answered = [c for c in ended if c["outcome"] == "answered"]
-        abandoned = [c for c in ended if c["outcome"] == "abandoned"]
-        in_line = [c for c in ended if c["outcome"] in ("answered", "abandoned")]
+        abandoned = [
+            c for c in ended if c["outcome"] == "abandoned" and c.get("wait_s", 0) >= short_s
+        ]
+        in_line = answered + abandoned
         within = [c for c in answered if c["wait_s"] <= target_s]
         by_channel = Counter(w["channel"] for w in self.written)
         by_channel["phone"] = len(calls)
@@ -257,6 +265,7 @@ class Tally:
             "calls": len(calls),
             "answered": len(answered),
             "abandoned": len(abandoned),
+            "short_abandons": sum(c["outcome"] == "abandoned" for c in ended) - len(abandoned),
             "voicemail": sum(c["outcome"] in ("voicemail", "out_of_hours") for c in ended),
             "service_level": round(len(within) / len(in_line), 4) if in_line else None,
             "abandonment": round(len(abandoned) / len(in_line), 4) if in_line else None,
