@@ -303,7 +303,16 @@ async def post_json(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         return problem_json(400, {"body": [Problem("invalid_json")]}, "en")
 
-    language = body.get("language") if body.get("language") in i18n.LANGUAGES else "sl"
+    asked = body.get("language")
+    if asked is not None and asked not in i18n.LANGUAGES:
+        return problem_json(422, {"language": [Problem("invalid_choice")]}, "en")
+    language = asked if asked in i18n.LANGUAGES else "sl"
+    key = body.get("idempotency_key")
+    if key is not None and not (
+        isinstance(key, str) and 0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()
+    ):
+        # Never cut a key short: two different keys would become one submission.
+        return problem_json(422, {"idempotency_key": [Problem("too_long")]}, language)
     try:
         kind = FormKind(body.get("kind"))
     except ValueError:
@@ -320,7 +329,7 @@ async def post_json(request: web.Request) -> web.Response:
             return problem_json(429, limited, language)
         if submission is None:
             return problem_json(422, problems, language)
-        origin = str(body.get("idempotency_key") or uuid.uuid4())[:200]
+        origin = key or str(uuid.uuid4())
         recorded = await submit(
             form.store,
             submission,
@@ -337,6 +346,9 @@ async def post_json(request: web.Request) -> web.Response:
         {"ticket_number": recorded.ticket_number, "activity_id": recorded.activity_id},
         status=status,
     )
+
+
+MAX_IDEMPOTENCY_KEY = 200
 
 
 def json_uploads(items: Any) -> tuple[list[Upload], bool]:

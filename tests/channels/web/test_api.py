@@ -100,3 +100,20 @@ async def test_openapi_describes_the_endpoint(store: Store, tmp_path: Path) -> N
     assert {"201", "422", "429"} <= set(operation["responses"])
     kinds = spec["components"]["schemas"]["WebForm"]["properties"]["kind"]["enum"]
     assert kinds == ["complaint", "meter_reading", "question", "change", "callback"]
+
+
+async def test_keys_and_languages_outside_the_contract_are_refused_not_bent(
+    store: Store, tmp_path: Path
+) -> None:
+    """Two long keys alike in their first 200 characters must not become one submission."""
+    body = {**READING, "reading_date": utcnow().date().isoformat()}
+    async with running_app(store, tmp_path) as client:
+        long_key = await client.post(
+            "/api/v1/web-forms", json={**body, "idempotency_key": "k" * 201}
+        )
+        odd_key = await client.post("/api/v1/web-forms", json={**body, "idempotency_key": 42})
+        language = await client.post("/api/v1/web-forms", json={**body, "language": "xx"})
+        errors = [(await r.json())["errors"] for r in (long_key, odd_key, language)]
+    assert [r.status for r in (long_key, odd_key, language)] == [422, 422, 422]
+    assert list(errors[0]) == ["idempotency_key"] and list(errors[2]) == ["language"]
+    assert await activity_count(store) == 0
