@@ -11,6 +11,7 @@ import asyncio
 import json
 import random
 import shutil
+import sys
 import tempfile
 import time
 from email.message import EmailMessage
@@ -21,14 +22,18 @@ import asyncpg
 import structlog
 from sqlalchemy.engine import make_url
 
-from channels.email.maildrop import process_drop_folder
-from channels.email.outbound import OutboxTransport
-from channels.email.parse import parse_mail
-from channels.email.settings import EmailSettings, MailboxSettings
-from interactions import InboundContact, record_contact, schema
-from interactions.models import Channel, ContactKind, ContactPoint, Partner
-from interactions.store import Store
-from interactions.types import utcnow
+# bench/routing.py shares its name with the routing package: this folder is taken
+# off the import path so that the project's packages are found.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from channels.email.maildrop import process_drop_folder  # noqa: E402
+from channels.email.outbound import OutboxTransport  # noqa: E402
+from channels.email.parse import parse_mail  # noqa: E402
+from channels.email.settings import EmailSettings, MailboxSettings  # noqa: E402
+from interactions import InboundContact, record_contact, schema  # noqa: E402
+from interactions.models import Channel, ContactKind, ContactPoint, Partner  # noqa: E402
+from interactions.store import Store  # noqa: E402
+from interactions.types import utcnow  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/stik_bench_email"
 TEXTS = [

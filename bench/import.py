@@ -18,16 +18,21 @@ import csv
 import json
 import os
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import asyncpg
 
-from interactions import schema
-from interactions.demo import write_demo_files
-from interactions.importer import METERING_POINTS, PARTNERS, ImportReport, import_file
-from interactions.store import Store
+# bench/routing.py shares its name with the routing package: this folder is taken
+# off the import path so that the project's packages are found.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from interactions import schema  # noqa: E402
+from interactions.demo import write_demo_files  # noqa: E402
+from interactions.importer import METERING_POINTS, PARTNERS, ImportReport, import_file  # noqa: E402
+from interactions.store import Store  # noqa: E402
 
 ADMIN = os.environ.get("STIK_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASE = "stik_bench_importperf"
