@@ -34,6 +34,8 @@ PUSH_EVENT = "agent.push"
 MAX_INLINE_PAYLOAD = 6000
 KEEP_EVENTS = timedelta(days=1)
 RESEND_LIMIT = 200
+#: How often, at most, an entity's pages are told to count their queues again.
+RECOUNT_SECONDS = 1.0
 
 
 async def push_to_agent(store: Store, employee_id: int, kind: str, payload: dict[str, Any]) -> int:
@@ -89,6 +91,7 @@ class SocketHub:
         self.store = store
         self._sockets: dict[int, set[web.WebSocketResponse]] = defaultdict(set)
         self._entity: dict[int, str] = {}
+        self._recount: dict[str, asyncio.Task[None]] = {}
         store.bus.subscribe(PUSH_EVENT, self._on_push)
         store.bus.subscribe("ticket.opened", self._on_ticket_opened)
         for event in ("call.queued", "call.answered", "call.ended"):
@@ -110,6 +113,8 @@ class SocketHub:
         return len(self._sockets.get(employee_id, ()))
 
     async def close_all(self) -> None:
+        for pending in self._recount.values():
+            pending.cancel()
         for sockets in list(self._sockets.values()):
             for ws in list(sockets):
                 await ws.close(code=1001, message=b"server shutdown")
@@ -131,14 +136,27 @@ class SocketHub:
             return
         async with self.store.sessions() as session:
             entity = await session.scalar(select(Ticket.legal_entity).where(Ticket.id == ticket_id))
-        await self.send_to_entity(entity or "", {"kind": "queues.changed", "payload": {}})
+        self.queues_changed(entity or "")
 
     async def _on_call(self, _event: str, message: dict[str, Any]) -> None:
         """A caller joined or left a line: the entity's pages count their queues again."""
         if self._sockets and isinstance(message.get("legal_entity"), str):
-            await self.send_to_entity(
-                message["legal_entity"], {"kind": "queues.changed", "payload": {}}
-            )
+            self.queues_changed(message["legal_entity"])
+
+    def queues_changed(self, entity: str) -> None:
+        """Tell the entity's pages, once per `RECOUNT_SECONDS` however busy the lines are.
+
+        Every page fetches its queue counts when told, so a busy call centre would
+        otherwise have every browser asking several times a second.
+        """
+        if entity in self._recount and not self._recount[entity].done():
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(RECOUNT_SECONDS)
+            await self.send_to_entity(entity, {"kind": "queues.changed", "payload": {}})
+
+        self._recount[entity] = asyncio.create_task(later())
 
     async def send_to_entity(self, entity: str, frame: dict[str, Any]) -> None:
         """Send `frame` to this node's pages of one legal entity (not kept for resend)."""

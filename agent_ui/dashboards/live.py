@@ -51,7 +51,8 @@ class WallboardHub:
         self._wake = asyncio.Event()
         self.tick_seconds = TICK_SECONDS
         for event in FACT_EVENTS:
-            store.bus.subscribe(event, self.keeper.on_event)
+            # Local: the node that changed a contact counts it; the catch-up covers the rest.
+            store.bus.subscribe(event, self.keeper.soon, local=True)
         for event in WAKING_EVENTS:
             store.bus.subscribe(event, self._on_event)
 
