@@ -449,7 +449,9 @@ def main() -> None:
     args.partners = args.partners or (20_000 if args.quick else 1_000_000)
     args.seconds = args.seconds or (10.0 if args.quick else 60.0)
     args.ramp_seconds = 5.0 if args.quick else 20.0
-    args.ramp = [40, 80, 120, 160] if args.quick else [40, 60, 80, 100, 130, 160, 200]
+    # The rate is raised from a trickle, so that the first rate past 100 ms is found
+    # whether it lies below the target rate or above it.
+    args.ramp = [2, 5, 10, 15, 20, 30, 40] if args.quick else [2, 5, 10, 15, 20, 30, 40, 60, 80]
     print(json.dumps(run(args)))
 
 
