@@ -735,7 +735,9 @@ def _environment(app: web.Application) -> None:
         extensions=["jinja2.ext.i18n"],
         autoescape=True,
     )
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
     env.filters.update(
         dt=i18n.format_datetime,
         date=i18n.format_date,

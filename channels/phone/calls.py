@@ -324,14 +324,9 @@ class CallDesk:
 
         async def look() -> tuple[str, dict[str, Any]]:
             async with self.store.sessions() as session, session.begin():
-                activity = await self._locked(session, sid, source)
+                activity = await self._find(session, sid, source, lock=True)
                 call = dict(activity.meta.get("call", {}))
-                state = await session.scalar(
-                    select(Task.state)
-                    .where(Task.activity_id == activity.id)
-                    .order_by(Task.id.desc())
-                    .limit(1)
-                )
+                state = await _latest_task(session, activity.id, Task.state)
                 if call.get("accepted_by") or call.get("ended_at") or state == TaskState.VOICEMAIL:
                     return "leave", {}
                 last = call.get("announced") or [None, None]
@@ -437,19 +432,14 @@ class CallDesk:
     async def _answered_activity(
         self, activity_id: int, agent_id: int | None, now: datetime
     ) -> None:
-        async def write() -> bool:
+        async def write() -> dict[str, Any] | None:
             async with self.store.sessions() as session, session.begin():
                 activity = await session.get_one(Activity, activity_id, with_for_update=True)
                 call = dict(activity.meta.get("call", {}))
                 if call.get("answered_at") or call.get("ended_at"):
-                    return False
+                    return None
                 if agent_id is None:
-                    agent = await session.scalar(
-                        select(Task.agent_id)
-                        .where(Task.activity_id == activity_id)
-                        .order_by(Task.id.desc())
-                        .limit(1)
-                    )
+                    agent = await _latest_task(session, activity_id, Task.agent_id)
                 else:
                     agent = agent_id
                 queued = _at(call.get("queued_at")) or _at(call.get("arrived_at"))
@@ -462,10 +452,11 @@ class CallDesk:
                 )
                 activity.meta = {**activity.meta, "call": call}
                 activity.employee_id = agent
-                return True
+                return call_event(activity)
 
-        if await retrying(write):
-            await self._publish("call.answered", activity_id)
+        answered = await retrying(write)
+        if answered is not None:
+            await self.store.bus.publish("call.answered", answered)
 
     async def offered(self, activity_id: int, agent_id: int, now: datetime) -> None:
         """Routing offered the call to an agent: keep the first ring's time."""
@@ -500,7 +491,7 @@ class CallDesk:
 
         async def write() -> None:
             async with self.store.sessions() as session, session.begin():
-                activity = await self._locked(session, sid, source)
+                activity = await self._find(session, sid, source, lock=True)
                 call = dict(activity.meta.get("call", {}))
                 if call.get("ended_at") or (
                     sequence is not None and sequence <= int(call.get("sequence", -1))
@@ -523,12 +514,12 @@ class CallDesk:
         """The caller is gone. Work out the outcome and the durations; True the first time."""
         now = now or utcnow()
 
-        async def write() -> tuple[bool, int | None, int | None, str]:
+        async def write() -> tuple[dict[str, Any], int | None] | None:
             async with self.store.sessions() as session, session.begin():
-                activity = await self._locked(session, sid, source)
+                activity = await self._find(session, sid, source, lock=True)
                 call = dict(activity.meta.get("call", {}))
                 if call.get("ended_at"):
-                    return False, activity.id, None, ""
+                    return None
                 answered = _at(call.get("answered_at"))
                 queued = _at(call.get("queued_at"))
                 if answered is not None:
@@ -553,17 +544,14 @@ class CallDesk:
                 activity.meta = {**activity.meta, "call": call}
                 if answered is not None:
                     activity.duration_seconds = round(call["talk_seconds"] or 0)
-                task = await session.scalar(
-                    select(Task.id)
-                    .where(Task.activity_id == activity.id)
-                    .order_by(Task.id.desc())
-                    .limit(1)
-                )
-                return True, activity.id, task, outcome
+                task = await _latest_task(session, activity.id, Task.id)
+                return call_event(activity), task
 
-        first, activity_id, task_id, outcome = await retrying(write)
-        if not first or activity_id is None:
+        done = await retrying(write)
+        if done is None:
             return False
+        ended, task_id = done
+        outcome = ended["outcome"]
         if task_id is not None and self.engine is not None:
             finish = {
                 "answered": TaskState.DONE,
@@ -571,8 +559,8 @@ class CallDesk:
                 "out_of_hours": TaskState.VOICEMAIL,
             }.get(outcome, TaskState.ABANDONED)
             await self.engine.complete(task_id, now, outcome=finish)
-        log.info("call_ended", activity_id=activity_id, outcome=outcome)
-        await self._publish("call.ended", activity_id)
+        log.info("call_ended", activity_id=ended["activity_id"], outcome=outcome)
+        await self.store.bus.publish("call.ended", ended)
         return True
 
     async def _to_voicemail(self, activity_id: int, now: datetime) -> None:
@@ -610,7 +598,7 @@ class CallDesk:
 
         async def write() -> tuple[int | None, str | None, str]:
             async with self.store.sessions() as session, session.begin():
-                activity = await self._locked(session, sid, source)
+                activity = await self._find(session, sid, source, lock=True)
                 call = dict(activity.meta.get("call", {}))
                 language = str(call.get("language") or "sl")
                 call["recording"] = {
@@ -659,7 +647,7 @@ class CallDesk:
     ) -> None:
         async def write() -> None:
             async with self.store.sessions() as session, session.begin():
-                activity = await self._locked(session, sid, source)
+                activity = await self._find(session, sid, source, lock=True)
                 call = dict(activity.meta.get("call", {}))
                 call["recording"] = {
                     **call.get("recording", {}),
@@ -675,7 +663,7 @@ class CallDesk:
     async def transcribed(self, sid: str, text: str, status: str, source: str = "twilio") -> None:
         async def write() -> None:
             async with self.store.sessions() as session, session.begin():
-                activity = await self._locked(session, sid, source)
+                activity = await self._find(session, sid, source, lock=True)
                 call = dict(activity.meta.get("call", {}))
                 call["transcript_status"] = status
                 if status == "completed" and text:
@@ -723,37 +711,18 @@ class CallDesk:
 
     # Helpers.
 
-    async def _find(self, session: AsyncSession, sid: str, source: str) -> Activity:
-        activity = await session.scalar(
-            select(Activity).where(
-                Activity.channel == Channel.PHONE,
-                Activity.external_id == self.external_id(sid, source),
-            )
+    async def _find(
+        self, session: AsyncSession, sid: str, source: str, *, lock: bool = False
+    ) -> Activity:
+        """The call's activity by its id at the telephony side; `lock` holds its row."""
+        query = select(Activity).where(
+            Activity.channel == Channel.PHONE,
+            Activity.external_id == self.external_id(sid, source),
         )
+        activity = await session.scalar(query.with_for_update() if lock else query)
         if activity is None:
             raise UnknownCall(sid)
         return activity
-
-    async def _locked(self, session: AsyncSession, sid: str, source: str) -> Activity:
-        activity = await session.scalar(
-            select(Activity)
-            .where(
-                Activity.channel == Channel.PHONE,
-                Activity.external_id == self.external_id(sid, source),
-            )
-            .with_for_update()
-        )
-        if activity is None:
-            raise UnknownCall(sid)
-        return activity
-
-    async def _publish(self, event: str, activity_id: int) -> None:
-        async with self.store.sessions() as session:
-            activity = await session.get(Activity, activity_id)
-            if activity is None:
-                return
-            payload = call_event(activity)
-        await self.store.bus.publish(event, payload)
 
     async def _line_of(self, session: AsyncSession, entity: str, code: str | None) -> "_LineView":
         """The entity's brand, and the line's queue with its calendar; cached a few seconds."""
@@ -821,6 +790,13 @@ class _LineView:
     queue_code: str
     calendar: BusinessCalendar | None
     read_at: float
+
+
+async def _latest_task(session: AsyncSession, activity_id: int, column: Any) -> Any:
+    """`column` of the call's newest routing task (a call re-queued keeps its task)."""
+    return await session.scalar(
+        select(column).where(Task.activity_id == activity_id).order_by(Task.id.desc()).limit(1)
+    )
 
 
 async def _phone_queue(session: AsyncSession, entity: str, code: str | None) -> Queue | None:

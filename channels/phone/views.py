@@ -9,8 +9,10 @@ record the call from what they carry instead of dropping it.
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import wraps
 from typing import Any
 
 import structlog
@@ -106,8 +108,7 @@ async def _guarded(request: web.Request, work: Any) -> web.StreamResponse:
 
 async def _ensure_known(request: web.Request, form: MultiDictProxy[str], body: bytes) -> None:
     """A callback for a call Stik never saw ring: record the call from the callback."""
-    desk = request.app[PHONE].desk
-    await desk.arrive(
+    await _desk(request).arrive(
         _text(form, "CallSid", 64),
         _text(form, "From", 64),
         _text(form, "To", 64),
@@ -117,171 +118,156 @@ async def _ensure_known(request: web.Request, form: MultiDictProxy[str], body: b
     )
 
 
-async def voice(request: web.Request) -> web.StreamResponse:
+TwilioHandler = Callable[[web.Request, MultiDictProxy[str], bytes], Awaitable[web.StreamResponse]]
+
+
+def twilio_webhook(
+    handler: TwilioHandler,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Serve `handler(request, form, raw body)` only for a request Twilio signed.
+
+    The refusals (403, 413, 415, 400) come before anything is read from the store, and a
+    store that cannot be reached is a 503, so Twilio tries the number's fallback URL.
+    """
+
+    @wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        found = await _twilio_form(request)
+        if isinstance(found, web.Response):
+            return found
+        form, body = found
+        return await _guarded(request, lambda: handler(request, form, body))
+
+    return checked
+
+
+def _desk(request: web.Request) -> CallDesk:
+    return request.app[PHONE].desk
+
+
+@twilio_webhook
+async def voice(request: web.Request, form: MultiDictProxy[str], body: bytes) -> web.StreamResponse:
     """A call comes in: greet, and put the caller in line (or take a message after hours)."""
-    checked = await _twilio_form(request)
-    if isinstance(checked, web.Response):
-        return checked
-    form, body = checked
-
-    async def work() -> web.StreamResponse:
-        plan = await request.app[PHONE].desk.arrive(
-            _text(form, "CallSid", 64),
-            _text(form, "From", 64),
-            _text(form, "To", 64),
-            raw=body,
-            caller_name=_text(form, "CallerName", 200) or None,
-        )
-        if plan.kind == "closed":
-            return _xml(twiml.voicemail(plan.language, plan.brand, "closed", plan.reopens))
-        return _xml(twiml.enqueue(plan.language, plan.brand, plan.queue_name))
-
-    return await _guarded(request, work)
+    plan = await _desk(request).arrive(
+        _text(form, "CallSid", 64),
+        _text(form, "From", 64),
+        _text(form, "To", 64),
+        raw=body,
+        caller_name=_text(form, "CallerName", 200) or None,
+    )
+    if plan.kind == "closed":
+        return _xml(twiml.voicemail(plan.language, plan.brand, "closed", plan.reopens))
+    return _xml(twiml.enqueue(plan.language, plan.brand, plan.queue_name))
 
 
-async def status(request: web.Request) -> web.StreamResponse:
-    checked = await _twilio_form(request)
-    if isinstance(checked, web.Response):
-        return checked
-    form, body = checked
-    desk = request.app[PHONE].desk
-
-    async def work() -> web.StreamResponse:
-        sid, state = _text(form, "CallSid", 64), _text(form, "CallStatus", 32)
-        sequence = _int(form.get("SequenceNumber"))
-        try:
-            await desk.status(sid, state, sequence)
-        except UnknownCall:
-            await _ensure_known(request, form, body)
-            await desk.status(sid, state, sequence)
-        return _xml(twiml.empty())
-
-    return await _guarded(request, work)
+@twilio_webhook
+async def status(
+    request: web.Request, form: MultiDictProxy[str], body: bytes
+) -> web.StreamResponse:
+    desk = _desk(request)
+    sid, state = _text(form, "CallSid", 64), _text(form, "CallStatus", 32)
+    sequence = _int(form.get("SequenceNumber"))
+    try:
+        await desk.status(sid, state, sequence)
+    except UnknownCall:
+        await _ensure_known(request, form, body)
+        await desk.status(sid, state, sequence)
+    return _xml(twiml.empty())
 
 
-async def wait(request: web.Request) -> web.StreamResponse:
-    checked = await _twilio_form(request)
-    if isinstance(checked, web.Response):
-        return checked
-    form, _body = checked
+@twilio_webhook
+async def wait(request: web.Request, form: MultiDictProxy[str], _body: bytes) -> web.StreamResponse:
     phone = request.app[PHONE]
-
-    async def work() -> web.StreamResponse:
-        try:
-            action, hold = await phone.desk.waiting(
-                _text(form, "CallSid", 64),
-                _int(form.get("QueuePosition")),
-                _int(form.get("AvgQueueTime")),
-            )
-        except UnknownCall:
-            return _xml(twiml.leave())
-        if action == "leave":
-            return _xml(twiml.leave())
-        return _xml(
-            twiml.hold(
-                hold["language"],
-                hold["position"],
-                hold["minutes"],
-                hold["announce"],
-                phone.settings.hold_music_url,
-                phone.settings.wait_poll_seconds,
-            )
+    try:
+        action, hold = await phone.desk.waiting(
+            _text(form, "CallSid", 64),
+            _int(form.get("QueuePosition")),
+            _int(form.get("AvgQueueTime")),
         )
+    except UnknownCall:
+        return _xml(twiml.leave())
+    if action == "leave":
+        return _xml(twiml.leave())
+    return _xml(
+        twiml.hold(
+            hold["language"],
+            hold["position"],
+            hold["minutes"],
+            hold["announce"],
+            phone.settings.hold_music_url,
+            phone.settings.wait_poll_seconds,
+        )
+    )
 
-    return await _guarded(request, work)
 
-
-async def queue_result(request: web.Request) -> web.StreamResponse:
+@twilio_webhook
+async def queue_result(
+    request: web.Request, form: MultiDictProxy[str], _body: bytes
+) -> web.StreamResponse:
     """The caller left the line: put them through, take a message, or let them go."""
-    checked = await _twilio_form(request)
-    if isinstance(checked, web.Response):
-        return checked
-    form, _body = checked
-    desk = request.app[PHONE].desk
-
-    async def work() -> web.StreamResponse:
-        sid = _text(form, "CallSid", 64)
-        try:
-            exit_ = await desk.left_queue(sid, _text(form, "QueueResult", 32))
-        except UnknownCall:
-            return _xml(twiml.empty())
-        if exit_.kind == "connect":
-            return _xml(twiml.connect(exit_.endpoint, _text(form, "To", 64) or None))
-        if exit_.kind == "voicemail":
-            return _xml(twiml.voicemail(exit_.language, exit_.brand, "busy"))
+    try:
+        exit_ = await _desk(request).left_queue(
+            _text(form, "CallSid", 64), _text(form, "QueueResult", 32)
+        )
+    except UnknownCall:
         return _xml(twiml.empty())
+    if exit_.kind == "connect":
+        return _xml(twiml.connect(exit_.endpoint, _text(form, "To", 64) or None))
+    if exit_.kind == "voicemail":
+        return _xml(twiml.voicemail(exit_.language, exit_.brand, "busy"))
+    return _xml(twiml.empty())
 
-    return await _guarded(request, work)
 
-
-async def voicemail(request: web.Request) -> web.StreamResponse:
+@twilio_webhook
+async def voicemail(
+    request: web.Request, form: MultiDictProxy[str], body: bytes
+) -> web.StreamResponse:
     """The <Record> action: the message is kept and a call-back ticket opened."""
-    checked = await _twilio_form(request)
-    if isinstance(checked, web.Response):
-        return checked
-    form, body = checked
-    desk = request.app[PHONE].desk
+    desk = _desk(request)
+    args = (
+        _text(form, "CallSid", 64),
+        _text(form, "RecordingUrl", 1000),
+        _text(form, "RecordingSid", 64),
+        _int(form.get("RecordingDuration")),
+    )
+    try:
+        language = await desk.message_left(*args)
+    except UnknownCall:
+        await _ensure_known(request, form, body)
+        language = await desk.message_left(*args)
+    return _xml(twiml.thanks(language))
 
-    async def work() -> web.StreamResponse:
-        sid = _text(form, "CallSid", 64)
-        args = (
-            sid,
+
+@twilio_webhook
+async def recording(
+    request: web.Request, form: MultiDictProxy[str], _body: bytes
+) -> web.StreamResponse:
+    try:
+        await _desk(request).recording(
+            _text(form, "CallSid", 64),
             _text(form, "RecordingUrl", 1000),
             _text(form, "RecordingSid", 64),
             _int(form.get("RecordingDuration")),
+            _text(form, "RecordingStatus", 32),
         )
-        try:
-            language = await desk.message_left(*args)
-        except UnknownCall:
-            await _ensure_known(request, form, body)
-            language = await desk.message_left(*args)
-        return _xml(twiml.thanks(language))
-
-    return await _guarded(request, work)
+    except UnknownCall:
+        log.warning("recording_for_unknown_call")
+    return _xml(twiml.empty())
 
 
-async def recording(request: web.Request) -> web.StreamResponse:
-    checked = await _twilio_form(request)
-    if isinstance(checked, web.Response):
-        return checked
-    form, _body = checked
-    desk = request.app[PHONE].desk
-
-    async def work() -> web.StreamResponse:
-        try:
-            await desk.recording(
-                _text(form, "CallSid", 64),
-                _text(form, "RecordingUrl", 1000),
-                _text(form, "RecordingSid", 64),
-                _int(form.get("RecordingDuration")),
-                _text(form, "RecordingStatus", 32),
-            )
-        except UnknownCall:
-            log.warning("recording_for_unknown_call")
-        return _xml(twiml.empty())
-
-    return await _guarded(request, work)
-
-
-async def transcription(request: web.Request) -> web.StreamResponse:
-    checked = await _twilio_form(request)
-    if isinstance(checked, web.Response):
-        return checked
-    form, _body = checked
-    desk = request.app[PHONE].desk
-
-    async def work() -> web.StreamResponse:
-        try:
-            await desk.transcribed(
-                _text(form, "CallSid", 64),
-                _text(form, "TranscriptionText", 20000),
-                _text(form, "TranscriptionStatus", 32),
-            )
-        except UnknownCall:
-            log.warning("transcription_for_unknown_call")
-        return _xml(twiml.empty())
-
-    return await _guarded(request, work)
+@twilio_webhook
+async def transcription(
+    request: web.Request, form: MultiDictProxy[str], _body: bytes
+) -> web.StreamResponse:
+    try:
+        await _desk(request).transcribed(
+            _text(form, "CallSid", 64),
+            _text(form, "TranscriptionText", 20000),
+            _text(form, "TranscriptionStatus", 32),
+        )
+    except UnknownCall:
+        log.warning("transcription_for_unknown_call")
+    return _xml(twiml.empty())
 
 
 # The generic CTI hook, for a PBX that is not Twilio.

@@ -69,6 +69,55 @@ async def e2e_store() -> AsyncIterator[Store]:
     await store.close()
 
 
+def add_user(
+    env: dict[str, str],
+    login: str,
+    password: str,
+    *,
+    role: str = "agent",
+    entity: str = "supplier",
+    unit: str = "back_office",
+    language: str = "sl",
+) -> None:
+    """Add an employee the way an administrator does: `stik users add`."""
+    subprocess.run(
+        [
+            *stik_command(),
+            "users",
+            "add",
+            login,
+            "--role",
+            role,
+            "--legal-entity",
+            entity,
+            "--org-unit",
+            unit,
+            "--full-name",
+            login.title(),
+            "--language",
+            language,
+        ],
+        env={**env, "STIK_USER_PASSWORD": password},
+        check=True,
+        capture_output=True,
+    )
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait for `stik serve` to say /readyz; fail with its log if it dies or takes 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(log.read_text()[-3000:])
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def server(e2e_store: Store, tmp_path: Path) -> Iterator[Server]:
     """`stik serve` in its own process, ready when /readyz says so."""
@@ -85,17 +134,7 @@ def server(e2e_store: Store, tmp_path: Path) -> Iterator[Server]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=1) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "serve.log").read_text()[-3000:])
-            time.sleep(0.2)
+        wait_until_ready(url, process, tmp_path / "serve.log")
         yield Server(url, env, tmp_path / "data", e2e_store)
     finally:
         process.terminate()

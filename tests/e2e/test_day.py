@@ -12,8 +12,6 @@ import asyncio
 import json
 import os
 import subprocess
-import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from interactions.models import Activity, Employee, Partner, Queue, SlaPolicy, T
 from interactions.store import Store
 from routing.models import SlaRecord, Task
 from tests.conftest import corpus_path
-from tests.e2e.conftest import free_port, stik_command
+from tests.e2e.conftest import free_port, stik_command, wait_until_ready
 
 CONFIG = """
 [web]
@@ -68,17 +66,7 @@ def stik(e2e_store: Store, tmp_path: Path) -> Iterator[Running]:
     process = subprocess.Popen([*stik_command(), "serve"], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{env['STIK_PORT']}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=1) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "serve.log").read_text()[-3000:])
-            time.sleep(0.2)
+        wait_until_ready(url, process, tmp_path / "serve.log")
         yield Running(url, env, tmp_path / "data")
     finally:
         process.terminate()

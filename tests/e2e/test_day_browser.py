@@ -2,7 +2,6 @@
 ticket by email in Chromium, and a manager watches the wallboard move."""
 
 import asyncio
-import subprocess
 from datetime import datetime
 
 from playwright.async_api import Browser, Page, expect
@@ -10,32 +9,10 @@ from sqlalchemy import select
 
 from interactions.models import Activity, Channel
 from interactions.store import Store
-from tests.e2e.conftest import ARTIFACTS, stik_command
+from tests.e2e.conftest import ARTIFACTS, add_user, stik_command
 from tests.e2e.test_day import Running, open_all_day, stik  # noqa: F401  (the fixture)
 
 PASSWORD = "geslo za dan 2026"
-
-
-def add_user(running: Running, login: str, role: str, unit: str) -> None:
-    subprocess.run(
-        [
-            *stik_command(),
-            "users",
-            "add",
-            login,
-            "--role",
-            role,
-            "--legal-entity",
-            "supplier",
-            "--org-unit",
-            unit,
-            "--language",
-            "sl",
-        ],
-        env={**running.env, "STIK_USER_PASSWORD": PASSWORD},
-        check=True,
-        capture_output=True,
-    )
 
 
 async def sign_in(page: Page, running: Running, login: str) -> None:
@@ -60,8 +37,8 @@ async def test_an_agent_and_a_manager_in_a_simulated_day(
     browser: Browser,
 ) -> None:
     await open_all_day(e2e_store)
-    add_user(stik, "ana", "agent", "call_centre")
-    add_user(stik, "sara", "supervisor", "call_centre")
+    add_user(stik.env, "ana", PASSWORD, unit="call_centre")
+    add_user(stik.env, "sara", PASSWORD, role="supervisor", unit="call_centre")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     day = await asyncio.create_subprocess_exec(

@@ -1,39 +1,14 @@
 """`stik call` against a running Stik, answered by an agent in a real browser."""
 
 import asyncio
-import subprocess
 
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from interactions.models import Activity, Channel, OrgUnit, Queue
 from tests.agent_ui import factories
-from tests.e2e.conftest import ARTIFACTS, Server, stik_command
+from tests.e2e.conftest import ARTIFACTS, Server, add_user, stik_command
 from tests.e2e.test_workspace import PASSWORD, sign_in
-
-
-def add_call_centre_agent(server: Server, login: str) -> None:
-    subprocess.run(
-        [
-            *stik_command(),
-            "users",
-            "add",
-            login,
-            "--role",
-            "agent",
-            "--legal-entity",
-            "supplier",
-            "--org-unit",
-            "call_centre",
-            "--full-name",
-            login.title(),
-            "--language",
-            "sl",
-        ],
-        env={**server.env, "STIK_USER_PASSWORD": PASSWORD},
-        check=True,
-        capture_output=True,
-    )
 
 
 async def test_a_test_call_pops_the_caller_and_is_answered_in_the_browser(
@@ -50,7 +25,7 @@ async def test_a_test_call_pops_the_caller_and_is_answered_in_the_browser(
                 channels=["phone"],
             )
         )
-    add_call_centre_agent(server, "ana")
+    add_user(server.env, "ana", PASSWORD, unit="call_centre")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     context = await browser.new_context(viewport={"width": 1400, "height": 900}, locale="sl-SI")
     page = await context.new_page()

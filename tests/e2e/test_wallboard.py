@@ -4,7 +4,6 @@ The server is a `stik serve` process; this test is another node that writes the 
 as the phone channel does and publishes its `call.*` events over LISTEN/NOTIFY.
 """
 
-import subprocess
 from datetime import timedelta
 
 from playwright.async_api import Browser, expect
@@ -14,30 +13,8 @@ from interactions.models import Activity, ActivityState, Channel, Direction
 from interactions.types import utcnow
 from routing.models import Task, TaskState
 from tests.agent_ui.dashboards import factories as f
-from tests.e2e.conftest import ARTIFACTS, Server, stik_command
+from tests.e2e.conftest import ARTIFACTS, Server, add_user
 from tests.e2e.test_workspace import PASSWORD, sign_in
-
-
-def add_user(server: Server, login: str, role: str) -> None:
-    subprocess.run(
-        [
-            *stik_command(),
-            "users",
-            "add",
-            login,
-            "--role",
-            role,
-            "--legal-entity",
-            "supplier",
-            "--org-unit",
-            "call_centre",
-            "--language",
-            "en",
-        ],
-        env={**server.env, "STIK_USER_PASSWORD": PASSWORD},
-        check=True,
-        capture_output=True,
-    )
 
 
 async def publish(server: Server, event: str, activity: Activity) -> None:
@@ -49,8 +26,8 @@ async def publish(server: Server, event: str, activity: Activity) -> None:
 
 
 async def test_the_wallboard_follows_a_call(server: Server, browser: Browser) -> None:
-    add_user(server, "sara", "supervisor")
-    add_user(server, "ana", "agent")
+    add_user(server.env, "sara", PASSWORD, role="supervisor", unit="call_centre", language="en")
+    add_user(server.env, "ana", PASSWORD, unit="call_centre", language="en")
     queue_id = await f.queue(server.store, "info", name="Info line")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     context = await browser.new_context(viewport={"width": 1600, "height": 1000}, locale="en-GB")

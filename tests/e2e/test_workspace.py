@@ -1,6 +1,5 @@
 """An agent's shift in a real browser: sign in, take a call, answer an email, close, search."""
 
-import subprocess
 from email import message_from_bytes, policy
 
 from playwright.async_api import Browser, expect
@@ -10,33 +9,9 @@ from agent_ui.push import push_to_agent
 from interactions.models import Activity, ActivityState, Channel, Employee, Ticket
 from interactions.types import utcnow
 from tests.agent_ui import factories
-from tests.e2e.conftest import ARTIFACTS, Server, stik_command
+from tests.e2e.conftest import ARTIFACTS, Server, add_user
 
 PASSWORD = "geslo za test 123"
-
-
-def add_user(server: Server, login: str, entity: str, language: str) -> None:
-    subprocess.run(
-        [
-            *stik_command(),
-            "users",
-            "add",
-            login,
-            "--role",
-            "agent",
-            "--legal-entity",
-            entity,
-            "--org-unit",
-            "back_office",
-            "--full-name",
-            login.title(),
-            "--language",
-            language,
-        ],
-        env={**server.env, "STIK_USER_PASSWORD": PASSWORD},
-        check=True,
-        capture_output=True,
-    )
 
 
 async def employee_id(server: Server, login: str) -> int:
@@ -71,8 +46,8 @@ async def sign_in(page: object, server: Server, login: str) -> None:
 
 
 async def test_an_agents_shift(server: Server, browser: Browser) -> None:
-    add_user(server, "ana", "supplier", "sl")
-    add_user(server, "dan", "dso", "en")
+    add_user(server.env, "ana", PASSWORD)
+    add_user(server.env, "dan", PASSWORD, entity="dso", language="en")
     world = await factories.world(server.store)
     ana = await employee_id(server, "ana")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
